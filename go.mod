@@ -1,0 +1,3 @@
+module github.com/wirecraft/websocket
+
+go 1.22

@@ -1,0 +1,308 @@
+// The connection: its options, its state, and the rules that let several
+// goroutines use it at once.
+//
+// RFC 6455 §5.1 (who masks), §5.4 (control frames may be injected in the
+// middle of a fragmented message), §7 (closing). Reading is in read.go,
+// writing in write.go, the closing handshake in closing.go.
+
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MessageType is the type of a data message (RFC 6455 §5.6). Its values are
+// the frame opcodes.
+type MessageType int
+
+// The two kinds of data message.
+const (
+	// MessageText is UTF-8 text; the package fails the connection (1007) on
+	// invalid UTF-8 from the peer.
+	MessageText MessageType = MessageType(opText)
+	// MessageBinary is arbitrary bytes.
+	MessageBinary MessageType = MessageType(opBinary)
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case MessageText:
+		return "text"
+	case MessageBinary:
+		return "binary"
+	}
+	return fmt.Sprintf("MessageType(%d)", int(t))
+}
+
+// Defaults used when an option is left at zero.
+const (
+	// DefaultReadLimit is the largest message a connection reads unless
+	// ConnOptions.ReadLimit or SetReadLimit says otherwise: 32 MiB.
+	DefaultReadLimit = 32 << 20
+	// DefaultCloseTimeout bounds each wait of the closing handshake.
+	DefaultCloseTimeout = 5 * time.Second
+	// DefaultBufferSize is the size of the read and the write buffer.
+	DefaultBufferSize = 4096
+)
+
+// ConnOptions configures a connection. AcceptOptions and DialOptions embed
+// it; the zero value means the defaults.
+type ConnOptions struct {
+	// ReadLimit is the largest message, in bytes, the connection accepts.
+	// A longer one fails the connection with 1009 (message too big) as soon
+	// as a frame header announces it, before its payload is read.
+	// 0 means DefaultReadLimit; a negative value means no limit.
+	ReadLimit int64
+
+	// PingInterval turns on keepalive: a ping is sent after every
+	// PingInterval and the connection is closed with ErrPongTimeout when no
+	// pong arrives within PongTimeout (default: PingInterval). Pongs are
+	// seen by the goroutine that reads, so keepalive needs one.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
+
+	// CloseTimeout bounds the waits of the closing handshake: for the
+	// peer's close frame, and on a client for the server to close TCP.
+	// 0 means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+
+	// OnPing and OnPong, if set, are called by the reading goroutine with
+	// the payload of each ping and pong received. The slice is only valid
+	// during the call. A ping is answered with a pong whether or not OnPing
+	// is set (RFC 6455 §5.5.2).
+	OnPing func(payload []byte)
+	OnPong func(payload []byte)
+
+	// ReadBufferSize and WriteBufferSize are the sizes of the connection's
+	// buffers; 0 means DefaultBufferSize. Messages larger than a buffer are
+	// still read and written whole, in more system calls.
+	ReadBufferSize  int
+	WriteBufferSize int
+}
+
+// transport is the byte stream under a Conn: a hijacked net.Conn for the
+// HTTP/1.1 upgrade, or anything else with the same few methods. The
+// protocol code sees nothing more of it.
+type transport interface {
+	io.ReadWriteCloser
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
+
+// Conn is a WebSocket connection, from either side.
+//
+// Concurrency: one goroutine at a time may read (Read, Reader and the
+// io.Reader it returns). Any number of goroutines may write at once (Write,
+// Writer, Ping): each data message goes out whole, the next writer waits
+// for it, and control frames (pongs, pings, close) may go out between the
+// fragments of a message written with Writer. Close, CloseNow, Subprotocol
+// and the Set methods may be called from any goroutine at any time; Close
+// and CloseNow end blocked reads and writes.
+type Conn struct {
+	t           transport
+	isServer    bool
+	subprotocol string
+
+	closeTimeout time.Duration
+	onPing       func([]byte)
+	onPong       func([]byte)
+
+	// Reading. The fields below are used by one goroutine at a time: the
+	// holder of readSem.
+	readSem   chan struct{}
+	readLimit atomic.Int64
+	rbuf      []byte // bytes read from t; unread ones are rbuf[rpos:rend]
+	rpos      int
+	rend      int
+	frame     frameHeader // the data frame being read
+	frameLeft int64       // its payload bytes not yet read
+	frameKey  uint32      // its masking key, rotated to the next byte
+	inMessage bool        // a data message started and its final frame has not come
+	msgOpen   bool        // a message's bytes are being handed to the caller
+	msgType   MessageType
+	msgSize   int64 // payload bytes of the current message so far
+	utf8      utf8Validator
+	readErr   error // once set, every read returns it
+	reader    messageReader
+	ctlBuf    [maxControlPayload]byte
+
+	// Writing. msgSem is held for a whole data message, frameSem for one
+	// frame: control frames only take frameSem, which is what lets them go
+	// out between fragments.
+	msgSem    chan struct{}
+	frameSem  chan struct{}
+	wbuf      []byte // maxFrameHeaderSize of header room, then payload
+	ctlWbuf   [maxFrameHeaderSize + maxControlPayload]byte
+	bufs      [2][]byte // header and payload for one vectored write
+	writeErr  error     // guarded by frameSem; once set, every write returns it
+	writer    messageWriter
+	maskKeys  *maskKeySource
+	closeSent atomic.Bool // our close frame is on the wire (RFC 6455 §5.5.1)
+
+	// Closing.
+	peerClosed chan struct{} // closed once the peer's close frame was handled
+	done       chan struct{} // closed once t is closed
+	doneOnce   sync.Once
+	doneErr    error // why t was closed; set before done is closed
+
+	// Pings.
+	pingMu      sync.Mutex
+	pingCounter uint64
+	pings       []pendingPing
+	keepalive   *keepalive
+}
+
+// newConn builds a Conn over t once the opening handshake is done.
+// buffered holds bytes already read from t past the handshake.
+func newConn(t transport, isServer bool, buffered []byte, subprotocol string, opts *ConnOptions) *Conn {
+	if opts == nil {
+		opts = &ConnOptions{}
+	}
+	rsize := bufferSize(opts.ReadBufferSize)
+	if len(buffered) > rsize {
+		rsize = len(buffered)
+	}
+	c := &Conn{
+		t:            t,
+		isServer:     isServer,
+		subprotocol:  subprotocol,
+		closeTimeout: opts.CloseTimeout,
+		onPing:       opts.OnPing,
+		onPong:       opts.OnPong,
+		readSem:      make(chan struct{}, 1),
+		rbuf:         make([]byte, rsize),
+		msgSem:       make(chan struct{}, 1),
+		frameSem:     make(chan struct{}, 1),
+		wbuf:         make([]byte, maxFrameHeaderSize+bufferSize(opts.WriteBufferSize)),
+		maskKeys:     defaultMaskKeys,
+		peerClosed:   make(chan struct{}),
+		done:         make(chan struct{}),
+	}
+	if c.closeTimeout <= 0 {
+		c.closeTimeout = DefaultCloseTimeout
+	}
+	c.rend = copy(c.rbuf, buffered)
+	c.SetReadLimit(opts.ReadLimit)
+	c.reader.c = c
+	c.writer.c = c
+	if opts.PingInterval > 0 {
+		c.startKeepalive(opts.PingInterval, opts.PongTimeout)
+	}
+	return c
+}
+
+// bufferSize applies the default, and a floor that fits a whole control
+// frame so one can always be read from the buffer.
+func bufferSize(n int) int {
+	if n <= 0 {
+		return DefaultBufferSize
+	}
+	return max(n, maxFrameHeaderSize+maxControlPayload)
+}
+
+// Subprotocol returns the subprotocol agreed in the opening handshake
+// (RFC 6455 §1.9), or "" if none.
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// SetReadLimit sets the largest message, in bytes, the connection accepts;
+// 0 means DefaultReadLimit and a negative value means no limit. It applies
+// from the next frame header on.
+func (c *Conn) SetReadLimit(n int64) {
+	if n == 0 {
+		n = DefaultReadLimit
+	}
+	c.readLimit.Store(n)
+}
+
+// SetReadDeadline sets the time after which a blocked read fails. A read
+// that fails this way leaves the connection closed: the frame stream cannot
+// be resumed in the middle of a frame. The zero time means no deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.t.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the time after which a blocked write fails, which
+// closes the connection. The zero time means no deadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.t.SetWriteDeadline(t) }
+
+// errClosed is what operations return once the connection was closed on
+// this side (by Close, CloseNow, or after a failure was handled).
+var errClosed = fmt.Errorf("websocket: connection closed: %w", net.ErrClosed)
+
+// closeTransport closes the byte stream once and records why; the first
+// cause wins and is what later operations report.
+func (c *Conn) closeTransport(cause error) {
+	c.doneOnce.Do(func() {
+		c.doneErr = cause
+		close(c.done)
+		c.stopKeepalive()
+		c.t.Close()
+	})
+}
+
+// closedErr returns the reason the connection is closed, or nil while it
+// is open.
+func (c *Conn) closedErr() error {
+	select {
+	case <-c.done:
+		return c.doneErr
+	default:
+		return nil
+	}
+}
+
+// acquire takes a one-slot semaphore, giving up when ctx ends or the
+// connection closes.
+func (c *Conn) acquire(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("websocket: %w", ctx.Err())
+	case <-c.done:
+		return c.doneErr
+	}
+}
+
+func release(sem chan struct{}) { <-sem }
+
+// watch makes the cancellation of ctx close the connection while an
+// operation is blocked on the network, and returns the function that ends
+// the watch. A read or write cut short cannot be resumed mid-frame, so
+// closing is the only safe outcome. A context that cannot be cancelled
+// costs nothing here: no goroutine, no allocation.
+func (c *Conn) watch(ctx context.Context) (stop func() bool) {
+	if ctx.Done() == nil {
+		return nothingToStop
+	}
+	return context.AfterFunc(ctx, func() {
+		c.closeTransport(fmt.Errorf("websocket: connection closed: %w", context.Cause(ctx)))
+	})
+}
+
+func nothingToStop() bool { return true }
+
+// ioError turns an error from the transport into the error an operation
+// returns: the recorded cause if the connection was closed on this side,
+// since the transport only knows it was closed, not why.
+func (c *Conn) ioError(err error) error {
+	if cause := c.closedErr(); cause != nil {
+		return cause
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// RFC 6455 §7.1.5: a connection closed without a close frame has
+		// the close code 1006.
+		return &CloseError{Code: StatusAbnormalClosure}
+	}
+	return fmt.Errorf("websocket: %w", err)
+}

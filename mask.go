@@ -1,0 +1,92 @@
+// Payload masking.
+//
+// RFC 6455 §5.3: every frame a client sends is masked with a fresh 32-bit
+// key, and octet i of the payload is XORed with octet i MOD 4 of the key.
+// §10.3 explains why: the key must be unpredictable ("derived from a strong
+// source of entropy") so a script cannot choose the bytes that reach a
+// proxy. Masking is its own inverse, so one function masks and unmasks.
+
+package websocket
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"io"
+	"math/bits"
+	"sync"
+)
+
+// mask XORs b with the key and returns the key rotated so that a following
+// call continues the key stream where this one stopped. key holds octet 0 of
+// the masking key in its low byte.
+//
+// It works on 8-byte words: the key is repeated into a 64-bit word and every
+// aligned group of 8 payload bytes is loaded, XORed and stored once. The
+// head and tail that do not fill a word go byte by byte.
+func mask(key uint32, b []byte) uint32 {
+	if len(b) >= 8 {
+		key64 := uint64(key)<<32 | uint64(key)
+		// Four words per iteration: fewer loop branches on long payloads.
+		for len(b) >= 32 {
+			v0 := binary.LittleEndian.Uint64(b[0:8])
+			v1 := binary.LittleEndian.Uint64(b[8:16])
+			v2 := binary.LittleEndian.Uint64(b[16:24])
+			v3 := binary.LittleEndian.Uint64(b[24:32])
+			binary.LittleEndian.PutUint64(b[0:8], v0^key64)
+			binary.LittleEndian.PutUint64(b[8:16], v1^key64)
+			binary.LittleEndian.PutUint64(b[16:24], v2^key64)
+			binary.LittleEndian.PutUint64(b[24:32], v3^key64)
+			b = b[32:]
+		}
+		for len(b) >= 8 {
+			v := binary.LittleEndian.Uint64(b)
+			binary.LittleEndian.PutUint64(b, v^key64)
+			b = b[8:]
+		}
+	}
+	// A multiple of 4 bytes leaves the key where it started; each further
+	// byte moves the stream on by one key octet.
+	for i := range b {
+		b[i] ^= byte(key)
+		key = bits.RotateLeft32(key, -8)
+	}
+	return key
+}
+
+// maskSlow is the definition from RFC 6455 §5.3, one octet at a time. It is
+// the reference the tests compare mask against.
+func maskSlow(key [4]byte, pos int, b []byte) int {
+	for i := range b {
+		b[i] ^= key[(pos+i)%4]
+	}
+	return (pos + len(b)) % 4
+}
+
+// maskKeySource hands out masking keys from crypto/rand. Reading the
+// operating system's generator for every 4-byte key would cost a system
+// call per frame, so keys are read 512 bytes at a time.
+type maskKeySource struct {
+	mu   sync.Mutex
+	rand io.Reader
+	buf  [512]byte
+	pos  int
+}
+
+var defaultMaskKeys = &maskKeySource{rand: rand.Reader, pos: 512}
+
+// next returns a new masking key. A failure of the system's random source
+// is not something a connection can recover from; it is returned so the
+// write fails rather than sending a predictable key.
+func (s *maskKeySource) next() (uint32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pos+4 > len(s.buf) {
+		if _, err := io.ReadFull(s.rand, s.buf[:]); err != nil {
+			return 0, err
+		}
+		s.pos = 0
+	}
+	key := binary.LittleEndian.Uint32(s.buf[s.pos:])
+	s.pos += 4
+	return key, nil
+}

@@ -1,0 +1,338 @@
+// Reading: frames into messages.
+//
+// RFC 6455 §5.2 (frames), §5.4 (fragmentation: "control frames MAY be
+// injected in the middle of a fragmented message"), §5.5 (control frames),
+// §5.6 and §8.1 (text is UTF-8), §10.4 (limits on frame and message size).
+
+package websocket
+
+import (
+	"bytes"
+	"context"
+	"io"
+)
+
+// Read reads the next data message whole and returns its type and a new
+// slice with its payload. For large messages, or to reuse memory, use
+// Reader.
+//
+// Read returns a *CloseError once the peer has closed the connection, and
+// an error wrapping ErrProtocol, ErrInvalidUTF8 or ErrMessageTooBig after
+// the peer broke a rule (the connection has then been failed with the
+// matching close code). If ctx ends while Read is blocked, the connection is
+// closed.
+func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
+	typ, r, err := c.Reader(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	// An unfragmented frame tells its whole size up front: one allocation
+	// of the right size. A fragmented message grows as it comes.
+	var buf bytes.Buffer
+	if c.frame.fin {
+		buf.Grow(int(c.frameLeft))
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
+		return 0, nil, err
+	}
+	return typ, buf.Bytes(), nil
+}
+
+// Reader waits for the next data message and returns its type and an
+// io.Reader for its payload, which returns io.EOF at the end of the message.
+// The payload is handed over as it arrives, without buffering the message:
+// a text message is checked for valid UTF-8 on the way, failing as soon as a
+// byte cannot be valid. Calling Reader again before the previous message was
+// read to the end discards the rest of it.
+//
+// The returned reader is valid until the next call to Reader or Read, and
+// honours ctx as Read does.
+func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
+	if err := c.acquire(ctx, c.readSem); err != nil {
+		return 0, nil, err
+	}
+	defer release(c.readSem)
+	if c.readErr != nil {
+		return 0, nil, c.readErr
+	}
+	stop := c.watch(ctx)
+	defer stop()
+
+	if c.msgOpen {
+		if err := c.discardMessage(); err != nil {
+			return 0, nil, c.readFailed(err)
+		}
+	}
+	if err := c.nextDataFrame(); err != nil {
+		return 0, nil, c.readFailed(err)
+	}
+	c.msgOpen = true
+	c.reader.ctx = ctx
+	return c.msgType, &c.reader, nil
+}
+
+// messageReader is the io.Reader Reader returns. There is one per Conn,
+// reused for every message, so handing it out does not allocate.
+type messageReader struct {
+	c   *Conn
+	ctx context.Context
+}
+
+func (r *messageReader) Read(p []byte) (int, error) {
+	c := r.c
+	if err := c.acquire(r.ctx, c.readSem); err != nil {
+		return 0, err
+	}
+	defer release(c.readSem)
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
+	if !c.msgOpen {
+		return 0, io.EOF
+	}
+	stop := c.watch(r.ctx)
+	defer stop()
+
+	// Frames with an empty payload, even non-final ones, are legal
+	// (RFC 6455 §5.4 example: "a fragmented message with zero-length
+	// frames"): move on until there are bytes or the message ends.
+	for c.frameLeft == 0 {
+		if !c.inMessage {
+			c.msgOpen = false
+			return 0, io.EOF
+		}
+		if err := c.nextDataFrame(); err != nil {
+			return 0, c.readFailed(err)
+		}
+	}
+	if int64(len(p)) > c.frameLeft {
+		p = p[:c.frameLeft]
+	}
+	n, err := c.readPayload(p)
+	if err != nil {
+		return n, c.readFailed(err)
+	}
+	if err := c.checkText(p[:n]); err != nil {
+		return 0, c.readFailed(err)
+	}
+	return n, nil
+}
+
+// checkText validates the next payload bytes of a text message, and at its
+// very end that it did not stop inside a character (RFC 6455 §8.1).
+func (c *Conn) checkText(p []byte) error {
+	if c.msgType != MessageText {
+		return nil
+	}
+	if !c.utf8.write(p) {
+		return invalidUTF8Error("text message")
+	}
+	if c.frameLeft == 0 && !c.inMessage && !c.utf8.complete() {
+		return invalidUTF8Error("text message ends inside a character")
+	}
+	return nil
+}
+
+// discardMessage skips what is left of the current message.
+func (c *Conn) discardMessage() error {
+	for {
+		for c.frameLeft > 0 {
+			if c.rpos == c.rend {
+				if err := c.fill(); err != nil {
+					return err
+				}
+			}
+			n := int(min(int64(c.rend-c.rpos), c.frameLeft))
+			c.rpos += n
+			c.frameLeft -= int64(n)
+		}
+		if !c.inMessage {
+			c.msgOpen = false
+			return nil
+		}
+		if err := c.nextDataFrame(); err != nil {
+			return err
+		}
+	}
+}
+
+// nextDataFrame reads frame headers until a data frame, handling the
+// control frames before it, and makes it the current frame.
+func (c *Conn) nextDataFrame() error {
+	for {
+		h, err := c.readFrameHeader()
+		if err != nil {
+			return err
+		}
+		rules := frameRules{wantMasked: c.isServer, inMessage: c.inMessage}
+		if err := checkFrameHeader(h, rules); err != nil {
+			return err
+		}
+		if h.opcode.isControl() {
+			if err := c.handleControl(h); err != nil {
+				return err
+			}
+			continue
+		}
+
+		if h.opcode != opContinuation {
+			c.msgType = MessageType(h.opcode)
+			c.msgSize = 0
+			c.utf8.reset()
+		}
+		// RFC 6455 §10.4: "implementations SHOULD impose a limit on frame
+		// sizes and the total message size after reassembly". Checked on
+		// the header, so an oversized payload is never read.
+		if limit := c.readLimit.Load(); limit > 0 && h.length > limit-c.msgSize {
+			return messageTooBigError(limit)
+		}
+		c.msgSize += h.length
+		c.frame = h
+		c.frameLeft = h.length
+		c.frameKey = h.maskKey
+		c.inMessage = !h.fin
+		if h.length == 0 {
+			// An empty final frame can still end a text message inside a
+			// character.
+			if err := c.checkText(nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// handleControl reads the payload of a control frame and acts on it
+// (RFC 6455 §5.5).
+func (c *Conn) handleControl(h frameHeader) error {
+	payload := c.ctlBuf[:h.length]
+	if err := c.readFull(payload); err != nil {
+		return err
+	}
+	if h.masked {
+		mask(h.maskKey, payload)
+	}
+	switch h.opcode {
+	case opPing:
+		if c.onPing != nil {
+			c.onPing(payload)
+		}
+		// RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
+		// send a Pong frame in response, unless it already received a Close
+		// frame." §5.5.3: it carries the "exact same Application data".
+		// Once our own close is out there is no point: the peer is closing.
+		if !c.closeSent.Load() {
+			if err := c.writeControl(context.Background(), opPong, payload); err != nil {
+				return err
+			}
+		}
+	case opPong:
+		// RFC 6455 §5.5.3: an unsolicited pong is allowed and needs no
+		// response.
+		c.handlePong(payload)
+		if c.onPong != nil {
+			c.onPong(payload)
+		}
+	case opClose:
+		return c.handlePeerClose(payload)
+	}
+	return nil
+}
+
+// readFrameHeader returns the next frame header, reading as much as it
+// takes.
+func (c *Conn) readFrameHeader() (frameHeader, error) {
+	for {
+		h, n, err := parseFrameHeader(c.rbuf[c.rpos:c.rend])
+		if err != nil {
+			return h, err
+		}
+		if n > 0 {
+			c.rpos += n
+			return h, nil
+		}
+		if err := c.fill(); err != nil {
+			return h, err
+		}
+	}
+}
+
+// readPayload reads up to len(p) bytes of the current frame's payload and
+// unmasks them. Buffered bytes come first; a large p with nothing buffered
+// is read straight from the transport, skipping one copy.
+func (c *Conn) readPayload(p []byte) (int, error) {
+	var n int
+	if c.rpos < c.rend {
+		n = copy(p, c.rbuf[c.rpos:c.rend])
+		c.rpos += n
+	} else if len(p) >= len(c.rbuf) {
+		var err error
+		n, err = c.t.Read(p)
+		if n == 0 && err != nil {
+			return 0, err
+		}
+	} else {
+		if err := c.fill(); err != nil {
+			return 0, err
+		}
+		n = copy(p, c.rbuf[c.rpos:c.rend])
+		c.rpos += n
+	}
+	if c.frame.masked {
+		c.frameKey = mask(c.frameKey, p[:n])
+	}
+	c.frameLeft -= int64(n)
+	return n, nil
+}
+
+// readFull fills p from the buffer and the transport.
+func (c *Conn) readFull(p []byte) error {
+	for len(p) > 0 {
+		if c.rpos == c.rend {
+			if err := c.fill(); err != nil {
+				return err
+			}
+		}
+		n := copy(p, c.rbuf[c.rpos:c.rend])
+		c.rpos += n
+		p = p[n:]
+	}
+	return nil
+}
+
+// fill reads more bytes from the transport into the buffer, first moving
+// unread bytes to its front.
+func (c *Conn) fill() error {
+	if c.rpos > 0 {
+		c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
+		c.rpos = 0
+	}
+	n, err := c.t.Read(c.rbuf[c.rend:])
+	c.rend += n
+	if n == 0 && err != nil {
+		if err == io.EOF && c.rend > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
+}
+
+// readFailed is where every read error ends up. A failure the peer caused
+// fails the connection with the matching close code; a close frame from
+// the peer was already handled; an I/O error closes the connection. In
+// every case the error sticks: later reads return it.
+func (c *Conn) readFailed(err error) error {
+	switch e := err.(type) {
+	case *connFailure:
+		c.failConnection(e)
+	case *CloseError:
+		// handlePeerClose has finished the closing handshake.
+	default:
+		err = c.ioError(err)
+		c.closeTransport(err)
+	}
+	c.readErr = err
+	c.msgOpen = false
+	return err
+}

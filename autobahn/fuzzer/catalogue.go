@@ -59,6 +59,9 @@ func Text(s string) Payload { return Payload{Data: []byte(s)} }
 
 // Repeat is a Payload of pattern repeated and cut to n bytes.
 func Repeat(pattern string, n int) Payload {
+	if n == 0 {
+		return Payload{Data: []byte{}}
+	}
 	return Payload{Data: []byte(pattern), Repeat: n}
 }
 

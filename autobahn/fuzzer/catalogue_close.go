@@ -48,10 +48,9 @@ func closeCases() []*Case {
 			ExpectedClose{ClosedByMe: true, Codes: []int{1002, 1007}}),
 	}
 	for i, code := range []int{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999} {
-		codes := []int{1000}
-		if code != 1000 {
-			codes = append(codes, code)
-		}
+		// The accepted list is always {1000, code}, so 7.7.1 lists 1000 twice
+		// as in the original's report.
+		codes := []int{1000, code}
 		cs = append(cs, c7(fmt.Sprintf("7.7.%d", i+1), fmt.Sprintf("Send a close frame with the valid code %d.", code),
 			[]Action{SendClose{HasCode: true, Code: code}}, ExpectedClose{ClosedByMe: true, Codes: codes, Clean: true}))
 	}

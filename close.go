@@ -238,24 +238,27 @@ func (c *Conn) handlePeerClose(payload []byte) error {
 		_ = c.writeClose(ce.Code, "")
 	}
 	if !c.isServer {
-		// RFC 6455 §7.1.1: "the server SHOULD close the underlying TCP
-		// connection first"; the client waits for that, within reason.
-		c.waitForServerClose()
+		// RFC 6455 §7.1.1: "when a server is instructed to _Close the
+		// WebSocket Connection_ it SHOULD initiate a TCP Close immediately,
+		// and when a client is instructed to do the same, it SHOULD wait
+		// for a TCP Close from the server."
+		c.lingerClose()
 	}
 	c.closeTransport(ce)
 	close(c.peerClosed)
 	return ce
 }
 
-// failConnection is RFC 6455 §7.1.7 "Fail the WebSocket Connection": send a
-// close frame with the code that names the failure, wait (bounded) for the
-// peer's close so the frame is not lost to a reset, then close. The caller
-// holds readSem.
+// failConnection is RFC 6455 §7.1.7 "Fail the WebSocket Connection": send
+// a close frame with the code that names the failure, then close without
+// looking at anything more from the peer: "An endpoint MUST NOT continue to
+// attempt to process data (including a responding Close frame) from the
+// remote endpoint after being instructed to _Fail the WebSocket
+// Connection_." The caller holds readSem.
 func (c *Conn) failConnection(f *connFailure) {
 	code, reason := closeCodeFor(f)
 	if c.writeClose(code, reason) == nil {
-		c.t.SetReadDeadline(time.Now().Add(c.closeTimeout))
-		c.drainUntilClose()
+		c.lingerClose()
 	}
 	c.closeTransport(f)
 }
@@ -289,9 +292,20 @@ func (c *Conn) drainUntilClose() {
 	}
 }
 
-// waitForServerClose reads until the server closes TCP or the close
-// timeout passes. The caller holds readSem.
-func (c *Conn) waitForServerClose() {
+// lingerClose waits for the peer to close TCP, dropping whatever it still
+// sends, for at most the close timeout. RFC 6455 §7.1.1 asks for a clean TCP
+// close that discards trailing bytes, with the server closing first: a
+// server therefore shuts down its sending side at once, so the peer sees
+// our close frame followed by the end of the stream. Closing the socket
+// while the peer's bytes sit unread would instead make TCP send a reset,
+// which can destroy our close frame before the peer reads it. The caller
+// holds readSem.
+func (c *Conn) lingerClose() {
+	if c.isServer {
+		if cw, ok := c.t.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+	}
 	c.t.SetReadDeadline(time.Now().Add(c.closeTimeout))
 	for {
 		if _, err := c.t.Read(c.rbuf); err != nil {

@@ -90,7 +90,8 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	// The context bounds the handshake: its deadline becomes the
 	// connection's, and its cancellation closes the connection.
-	if deadline, ok := ctx.Deadline(); ok {
+	deadline, hasDeadline := ctx.Deadline()
+	if hasDeadline {
 		netConn.SetDeadline(deadline)
 	}
 	stop := context.AfterFunc(ctx, func() { netConn.SetDeadline(time.Unix(1, 0)) })
@@ -99,8 +100,13 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	conn, resp, err := clientHandshake(netConn, u, opts)
 	if err != nil {
 		netConn.Close()
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			err = fmt.Errorf("websocket: dial %s: %w", u.Host, context.Cause(ctx))
+		case hasDeadline && !time.Now().Before(deadline):
+			// The connection's deadline, which is the context's, can
+			// expire a moment before the context's own timer.
+			err = fmt.Errorf("websocket: dial %s: %w", u.Host, context.DeadlineExceeded)
 		}
 		return nil, resp, err
 	}

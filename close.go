@@ -88,24 +88,29 @@ func (c StatusCode) validOnWire() bool {
 // (RFC 6455 §5.5: payload of 125 bytes or less).
 const maxCloseReason = maxControlPayload - 2
 
-// CloseError is the error a read returns once the peer has closed the
-// connection: the code and reason from its close frame (RFC 6455 §7.1.5,
-// §7.1.6). Code is StatusNoStatusReceived when the frame carried no code.
+// CloseError is the error a read returns once the peer has ended the
+// connection: RFC 6455 §7.1.5 "The WebSocket Connection Close Code" and
+// §7.1.6 "Close Reason". Code is the code of the peer's close frame,
+// StatusNoStatusReceived if that frame carried none, and
+// StatusAbnormalClosure if the peer closed TCP without a close frame.
 type CloseError struct {
 	Code   StatusCode
 	Reason string
 }
 
 func (e *CloseError) Error() string {
-	if e.Reason == "" {
+	switch {
+	case e.Code == StatusAbnormalClosure:
+		return fmt.Sprintf("websocket: connection lost without a close frame: %v", e.Code)
+	case e.Reason == "":
 		return fmt.Sprintf("websocket: closed by peer: %v", e.Code)
 	}
 	return fmt.Sprintf("websocket: closed by peer: %v %q", e.Code, e.Reason)
 }
 
-// CloseStatus returns the code of the *CloseError in err's chain, or -1 if
-// there is none (the connection did not end with a close frame from the
-// peer).
+// CloseStatus returns the Code of the *CloseError in err's chain, or -1 if
+// there is none: the connection is still open, or it was closed on this
+// side, or it failed for another reason (see the Err variables).
 func CloseStatus(err error) StatusCode {
 	var ce *CloseError
 	if errors.As(err, &ce) {
@@ -165,9 +170,10 @@ func checkLocalClose(code StatusCode, reason string) error {
 // close frame, and closes the connection. The reason must be valid UTF-8 of
 // at most 123 bytes.
 //
-// If another goroutine is reading, it receives the peer's close frame and
-// returns it as a *CloseError; otherwise Close reads (and drops) what
-// arrives until then. Close may be called from any goroutine, at any time;
+// If another goroutine is blocked reading when Close is called, it goes on
+// receiving the messages the peer sent before its close frame, then returns
+// that frame as a *CloseError. Otherwise Close reads, and drops, what
+// arrives until the peer's close frame. Close may be called from any goroutine, at any time;
 // once the connection is closed it returns an error wrapping net.ErrClosed.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	if err := checkLocalClose(code, reason); err != nil {
@@ -185,17 +191,25 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		return err
 	}
 
-	timer := time.NewTimer(c.closeTimeout)
-	defer timer.Stop()
+	// Who reads the reply is decided once, now. If a goroutine is blocked
+	// in a read, it will receive the messages still in flight and then the
+	// peer's close frame: Close only waits for that. Taking the read side
+	// away from it later (it lets go between messages) would drop messages
+	// it is entitled to.
 	select {
-	case <-c.peerClosed: // a reader received the reply and closed
-	case <-c.done:
 	case c.readSem <- struct{}{}:
 		// Nobody is reading: read until the reply ourselves.
 		c.t.SetReadDeadline(time.Now().Add(c.closeTimeout))
 		c.drainUntilClose()
 		release(c.readSem)
-	case <-timer.C:
+	default:
+		timer := time.NewTimer(c.closeTimeout)
+		defer timer.Stop()
+		select {
+		case <-c.peerClosed: // the reader received the reply and closed
+		case <-c.done:
+		case <-timer.C:
+		}
 	}
 	c.closeTransport(errClosed)
 	return nil

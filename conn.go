@@ -81,8 +81,11 @@ type ConnOptions struct {
 	OnPong func(payload []byte)
 
 	// ReadBufferSize and WriteBufferSize are the sizes of the connection's
-	// buffers; 0 means DefaultBufferSize. Messages larger than a buffer are
-	// still read and written whole, in more system calls.
+	// buffers; 0 means DefaultBufferSize, and sizes below 139 bytes (a
+	// whole control frame) are raised to that. Messages larger than a
+	// buffer are still read and written whole, in more system calls. The
+	// write buffer is also the fragment size of messages written with
+	// Writer.
 	ReadBufferSize  int
 	WriteBufferSize int
 }
@@ -140,8 +143,9 @@ type Conn struct {
 	frameSem  chan struct{}
 	wbuf      []byte // maxFrameHeaderSize of header room, then payload
 	ctlWbuf   [maxFrameHeaderSize + maxControlPayload]byte
-	bufs      [2][]byte // header and payload for one vectored write
-	writeErr  error     // guarded by frameSem; once set, every write returns it
+	bufs      [2][]byte   // header and payload for one vectored write
+	vec       net.Buffers // the slice of bufs that write consumes
+	writeErr  error       // guarded by frameSem; once set, every write returns it
 	writer    messageWriter
 	maskKeys  *maskKeySource
 	closeSent atomic.Bool // our close frame is on the wire (RFC 6455 §5.5.1)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -656,5 +657,52 @@ func TestClientMasksWithFreshKeys(t *testing.T) {
 	}
 	if string(m1) != "one" || string(m2) != "two" {
 		t.Errorf("payloads %q %q", m1, m2)
+	}
+}
+
+// A goroutine blocked in Read when Close is called keeps the messages that
+// were in flight: Close must not take the read side away between them.
+func TestCloseLeavesInFlightMessagesToTheReader(t *testing.T) {
+	c, p := newPair(t, false, nil)
+	got := make(chan string, 10)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			_, msg, err := c.Read(bg)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			got <- string(msg)
+		}
+	}()
+	// Wait until the reader holds the read side, as a read loop would.
+	for len(c.readSem) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	closeErr := make(chan error, 1)
+	go func() { closeErr <- c.Close(StatusNormalClosure, "") }()
+	p.expectClose(StatusNormalClosure)
+	// The peer's messages sent before it saw our close, then its reply.
+	p.send(
+		p.frame(true, 0, opText, []byte("a")),
+		p.frame(true, 0, opText, []byte("b")),
+		p.frame(true, 0, opText, []byte("c")),
+		p.frame(true, 0, opClose, closePayload(StatusNormalClosure, "")),
+	)
+	p.conn.Close()
+	if err := <-readErr; CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("reader ended with %v", err)
+	}
+	if err := <-closeErr; err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	close(got)
+	var all []string
+	for m := range got {
+		all = append(all, m)
+	}
+	if strings.Join(all, "") != "abc" {
+		t.Errorf("reader got %q, want a, b, c", all)
 	}
 }

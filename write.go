@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 )
 
 // errCloseSent is returned by writes after the close frame went out:
@@ -161,13 +160,15 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, payload []by
 		_, err = c.t.Write(c.wbuf[start : maxFrameHeaderSize+n])
 	case !h.masked:
 		// A large unmasked payload is sent as it is, the header in front
-		// of it in one vectored write (writev on TCP). c.bufs is reused so
-		// this does not allocate.
+		// of it in one vectored write (writev on TCP). WriteTo consumes the
+		// slice it is called on, so c.vec is made anew from the c.bufs
+		// array each time; both live in the Conn, so this does not
+		// allocate.
 		putFrameHeader(c.wbuf, h)
 		c.bufs = [2][]byte{c.wbuf[:hn], payload}
-		bufs := net.Buffers(c.bufs[:])
-		_, err = bufs.WriteTo(c.t)
-		c.bufs = [2][]byte{}
+		c.vec = c.bufs[:]
+		_, err = c.vec.WriteTo(c.t)
+		c.bufs = [2][]byte{} // do not keep the caller's payload alive
 	default:
 		// A client must mask, and must not touch the caller's bytes: the
 		// payload goes through the buffer, masked a buffer at a time, the

@@ -81,4 +81,3 @@ func echo(c *websocket.Conn) error {
 // onlyReader hides every method but Read, so that io.CopyBuffer uses the
 // buffer it is given.
 type onlyReader struct{ io.Reader }
-

@@ -23,7 +23,19 @@ type Dataset struct {
 	// For binary datasets units are bytes; for text datasets units are
 	// Unicode code points (CASES pitfall 12).
 	bytes []byte
-	runes []rune
+	// offsets[i] is the byte offset of code point i in bytes; only for
+	// text datasets, with a final entry len(bytes).
+	offsets []int
+}
+
+func newTextDataset(name string, runes []rune) *Dataset {
+	d := &Dataset{Name: name, offsets: make([]int, 0, len(runes)+1)}
+	for _, r := range runes {
+		d.offsets = append(d.offsets, len(d.bytes))
+		d.bytes = utf8.AppendRune(d.bytes, r)
+	}
+	d.offsets = append(d.offsets, len(d.bytes))
+	return d
 }
 
 // Units is the dataset length in bytes (binary) or code points (text).
@@ -31,7 +43,7 @@ func (d *Dataset) Units() int {
 	if d.Binary {
 		return len(d.bytes)
 	}
-	return len(d.runes)
+	return len(d.offsets) - 1
 }
 
 // Window returns message k (1-based) of n units: the cyclic window starting
@@ -39,21 +51,18 @@ func (d *Dataset) Units() int {
 func (d *Dataset) Window(k, n int) []byte {
 	total := d.Units()
 	start := ((k - 1) * n) % total
-	if d.Binary {
-		out := make([]byte, 0, n)
-		for len(out) < n {
-			end := start + n - len(out)
-			if end > total {
-				end = total
-			}
-			out = append(out, d.bytes[start:end]...)
-			start = 0
+	pos := func(unit int) int { // byte offset of a unit
+		if d.Binary {
+			return unit
 		}
-		return out
+		return d.offsets[unit]
 	}
-	out := make([]byte, 0, n+16)
-	for i := 0; i < n; i++ {
-		out = utf8.AppendRune(out, d.runes[(start+i)%total])
+	var out []byte
+	for n > 0 {
+		end := min(start+n, total)
+		out = append(out, d.bytes[pos(start):pos(end)]...)
+		n -= end - start
+		start = 0
 	}
 	return out
 }
@@ -88,10 +97,10 @@ var (
 func DatasetByName(name string) *Dataset {
 	datasetsOnce.Do(func() {
 		datasets = map[string]*Dataset{
-			"json_data1":      {Name: "json_data1", runes: []rune(genJSON(194056))},
+			"json_data1":      newTextDataset("json_data1", []rune(genJSON(194056))),
 			"lena512":         {Name: "lena512", Binary: true, bytes: genBitmap()},
 			"gutenberg_faust": {Name: "gutenberg_faust", Binary: true, bytes: []byte(genProse(222218))},
-			"html_data1":      {Name: "html_data1", runes: genHTML(263620, 26)},
+			"html_data1":      newTextDataset("html_data1", genHTML(263620, 26)),
 			"ooms":            {Name: "ooms", Binary: true, bytes: genPDF(1042328)},
 		}
 	})

@@ -258,7 +258,10 @@ var deflateTail = []byte{0x00, 0x00, 0xff, 0xff}
 func (d *deflateState) compress(msg []byte) []byte {
 	if d.w == nil || d.sendNoContext {
 		d.wbuf.Reset()
-		level := flate.DefaultCompression
+		// The original uses zlib's default level. Any valid DEFLATE stream
+		// must be accepted by the testee, so the level cannot change a
+		// verdict; BestSpeed keeps the 128 KiB × 1000 cases fast.
+		level := flate.BestSpeed
 		if d.sendWindowBits < 15 {
 			// compress/flate always uses a 32 KiB window. When the peer
 			// limited our window (max_window_bits < 15), Huffman-only

@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -43,7 +44,17 @@ func main() {
 	allow := flag.String("allow-unimplemented", "", "with -strict: comma-separated case patterns whose misses are tolerated, e.g. '12.*,13.*'")
 	exitAfter := flag.Bool("exit-after-reports", false, "fuzzingserver: stop after the first /updateReports (like shutdownOnComplete)")
 	quiet := flag.Bool("q", false, "no per-case progress lines")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the runner to this file")
 	flag.Parse()
+
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 
 	spec := &fuzzer.Spec{Cases: []string{"*"}}
 	if *specPath != "" {

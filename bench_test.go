@@ -1,0 +1,166 @@
+package websocket
+
+import (
+	"fmt"
+	"io"
+	"testing"
+	"time"
+)
+
+// replayTransport serves the same bytes over and over, as if the peer sent
+// one frame forever, and discards what is written: the network is taken
+// out so only the package's own cost is measured.
+type replayTransport struct {
+	data []byte
+	pos  int
+}
+
+func (r *replayTransport) Read(p []byte) (int, error) {
+	if r.pos == len(r.data) {
+		r.pos = 0
+	}
+	n := copy(p, r.data[r.pos:])
+	r.pos += n
+	return n, nil
+}
+
+func (r *replayTransport) Write(p []byte) (int, error)      { return len(p), nil }
+func (r *replayTransport) Close() error                     { return nil }
+func (r *replayTransport) SetReadDeadline(time.Time) error  { return nil }
+func (r *replayTransport) SetWriteDeadline(time.Time) error { return nil }
+
+// replayConn returns a Conn whose peer endlessly sends one binary message
+// of the given size, masked when the Conn is a server.
+func replayConn(server bool, size int) *Conn {
+	h := frameHeader{fin: true, opcode: opBinary, masked: server, maskKey: 0x01020304, length: int64(size)}
+	frame := make([]byte, maxFrameHeaderSize+size)
+	n := putFrameHeader(frame, h)
+	return newConn(&replayTransport{data: frame[:n+size]}, server, nil, "", nil)
+}
+
+// readOne reads one message through Reader into buf.
+func readOne(c *Conn, buf []byte) error {
+	_, r, err := c.Reader(bg)
+	if err != nil {
+		return err
+	}
+	for {
+		_, err := r.Read(buf)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func writeStreamed(c *Conn, payload []byte) error {
+	w, err := c.Writer(bg, MessageBinary)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(payload); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+var benchSizes = []int{16, 64 << 10}
+
+func roleName(server bool) string {
+	if server {
+		return "server"
+	}
+	return "client"
+}
+
+// The steady state of reading and writing allocates nothing, in either
+// role, for small and large messages (the Read convenience method, which
+// returns a new slice, excepted).
+func TestZeroAllocsPerMessage(t *testing.T) {
+	for _, server := range []bool{true, false} {
+		for _, size := range benchSizes {
+			name := fmt.Sprintf("%s/%d", roleName(server), size)
+			c := replayConn(server, size)
+			buf := make([]byte, 32<<10)
+			payload := make([]byte, size)
+			ops := map[string]func(){
+				"Reader": func() {
+					if err := readOne(c, buf); err != nil {
+						t.Fatal(err)
+					}
+				},
+				"Write": func() {
+					if err := c.Write(bg, MessageBinary, payload); err != nil {
+						t.Fatal(err)
+					}
+				},
+				"Writer": func() {
+					if err := writeStreamed(c, payload); err != nil {
+						t.Fatal(err)
+					}
+				},
+			}
+			for op, fn := range ops {
+				if allocs := testing.AllocsPerRun(200, fn); allocs != 0 {
+					t.Errorf("%s %s: %v allocations per message, want 0", name, op, allocs)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	for _, server := range []bool{true, false} {
+		for _, size := range benchSizes {
+			b.Run(fmt.Sprintf("%s/%dB", roleName(server), size), func(b *testing.B) {
+				c := replayConn(server, size)
+				buf := make([]byte, 32<<10)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if err := readOne(c, buf); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkWrite(b *testing.B) {
+	for _, server := range []bool{true, false} {
+		for _, size := range benchSizes {
+			b.Run(fmt.Sprintf("%s/%dB", roleName(server), size), func(b *testing.B) {
+				c := replayConn(server, size)
+				payload := make([]byte, size)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if err := c.Write(bg, MessageBinary, payload); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkWriter(b *testing.B) {
+	for _, server := range []bool{true, false} {
+		for _, size := range benchSizes {
+			b.Run(fmt.Sprintf("%s/%dB", roleName(server), size), func(b *testing.B) {
+				c := replayConn(server, size)
+				payload := make([]byte, size)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if err := writeStreamed(c, payload); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

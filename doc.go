@@ -1,0 +1,101 @@
+// Package websocket implements the WebSocket protocol of RFC 6455, server
+// and client, on the standard library alone.
+//
+// # Server
+//
+// Accept upgrades a request inside any http.Handler:
+//
+//	func handler(w http.ResponseWriter, r *http.Request) {
+//		c, err := websocket.Accept(w, r, nil)
+//		if err != nil {
+//			return // Accept has answered with an HTTP error
+//		}
+//		defer c.CloseNow()
+//		for {
+//			typ, msg, err := c.Read(r.Context())
+//			if err != nil {
+//				return // *CloseError once the client has closed
+//			}
+//			if err := c.Write(r.Context(), typ, msg); err != nil {
+//				return
+//			}
+//		}
+//	}
+//
+// Accept checks the handshake of RFC 6455 §4.2.1 and answers a bad one
+// with the HTTP status the RFC names (400, 405, 426 with the supported
+// version) and a plain-text reason. By default it refuses browser pages of
+// other origins with 403: list the origins that may connect in
+// AcceptOptions.OriginPatterns, or decide with AcceptOptions.CheckOrigin.
+//
+// # Client
+//
+//	c, _, err := websocket.Dial(ctx, "wss://example.com/chat", nil)
+//	if err != nil {
+//		return err
+//	}
+//	defer c.CloseNow()
+//	err = c.Write(ctx, websocket.MessageText, []byte("hello"))
+//	...
+//	c.Close(websocket.StatusNormalClosure, "done")
+//
+// Dial speaks ws:// and wss://, goes through HTTP proxies (from the
+// environment by default), and bounds the whole handshake by its context.
+// When the server refuses, the error is a *HandshakeError and the returned
+// *http.Response shows the status, headers and the start of the body.
+//
+// # Messages
+//
+// Read and Write move whole messages. Reader and Writer stream them: the
+// payload is handed over as it arrives and written in fragments as the
+// buffer fills, so a message of any size needs no more memory than the
+// buffers, and steady-state streaming allocates nothing. Text messages are
+// checked for valid UTF-8 as they arrive; invalid text fails the connection
+// with close code 1007 at the first byte that cannot be valid. A message
+// over the read limit (ConnOptions.ReadLimit, 32 MiB by default) fails it
+// with 1009 before its payload is read.
+//
+// # Control frames and closing
+//
+// Pings are answered with pongs by the reading goroutine; Ping sends one
+// and waits for its pong, and ConnOptions.PingInterval keeps a connection
+// alive, closing it when pongs stop coming. Close runs the closing
+// handshake of RFC 6455 §7: it sends a close frame, waits (bounded by
+// ConnOptions.CloseTimeout) for the peer's, and closes TCP. When the peer
+// closes, reads return a *CloseError with its code (CloseStatus reads it
+// from any error). When the peer breaks the protocol, the connection is
+// failed with the close code RFC 6455 names (1002, 1007, 1009) and reads
+// return an error matching ErrProtocol, ErrInvalidUTF8 or ErrMessageTooBig
+// with errors.Is.
+//
+// # Concurrency
+//
+// A Conn supports one reader and any number of writers at once:
+//
+//   - One goroutine at a time may call Read or Reader and read from the
+//     returned reader. Reading is also what processes control frames, so an
+//     application that only writes should still keep a goroutine reading,
+//     or pings go unanswered and closes unnoticed.
+//   - Any number of goroutines may call Write, Writer and Ping. Messages
+//     never interleave: a writer waits until the message in progress is
+//     done. Control frames are not held back by a message in progress; they
+//     go out between its fragments.
+//   - Close, CloseNow, Subprotocol and the Set methods may be called from
+//     any goroutine at any time. Close and CloseNow end blocked reads and
+//     writes.
+//
+// Every blocking method takes a context. When it ends while the method
+// waits for the network, the connection is closed: a frame cut in the
+// middle cannot be resumed. SetReadDeadline and SetWriteDeadline work the
+// same way, and a read or write error leaves the connection closed.
+//
+// # What is where
+//
+// The files follow the protocol: handshake.go, accept.go and dial.go for
+// the opening handshake (RFC 6455 §4), frame.go for the frame header
+// (§5.2), mask.go for masking (§5.3), read.go and write.go for messages and
+// fragmentation (§5.4, §5.6), utf8.go for text validation (§8.1), close.go
+// for status codes and the closing handshake (§5.5.1, §7), ping.go for
+// pings and keepalive (§5.5.2, §5.5.3), errors.go for how failures map to
+// close codes.
+package websocket

@@ -1,0 +1,172 @@
+package websocket_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/wirecraft/websocket"
+)
+
+// echoServer starts a server that echoes every message.
+func echoServer() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, msg); err != nil {
+				return
+			}
+		}
+	}))
+}
+
+func wsURL(srv *httptest.Server) string { return "ws" + strings.TrimPrefix(srv.URL, "http") }
+
+// A server that echoes, and a client that sends one message and closes.
+func Example() {
+	srv := echoServer()
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseNow()
+
+	if err := c.Write(ctx, websocket.MessageText, []byte("hello")); err != nil {
+		fmt.Println(err)
+		return
+	}
+	typ, msg, err := c.Read(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%v: %s\n", typ, msg)
+	fmt.Println(c.Close(websocket.StatusNormalClosure, "done"))
+	// Output:
+	// text: hello
+	// <nil>
+}
+
+// Streaming: a message written in pieces and read back in pieces, never
+// held whole in memory by the package.
+func ExampleConn_Writer() {
+	srv := echoServer()
+	defer srv.Close()
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseNow()
+
+	w, err := c.Writer(ctx, websocket.MessageBinary)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(w, "line %d\n", i) // sent in fragments as the buffer fills
+	}
+	if err := w.Close(); err != nil { // sends the final fragment
+		fmt.Println(err)
+		return
+	}
+
+	_, r, err := c.Reader(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	n, err := io.Copy(io.Discard, r)
+	fmt.Println(n, err)
+	// Output:
+	// 790 <nil>
+}
+
+// The peer's close code is in the error reads return.
+func ExampleCloseStatus() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.Close(websocket.StatusGoingAway, "restarting")
+	}))
+	defer srv.Close()
+
+	c, _, err := websocket.Dial(context.Background(), wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, _, err = c.Read(context.Background())
+	fmt.Println(websocket.CloseStatus(err))
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		fmt.Println(ce.Reason)
+	}
+	// Output:
+	// 1001 (going away)
+	// restarting
+}
+
+// A server that speaks two versions of its protocol, and a client that
+// prefers the newer one.
+func ExampleAcceptOptions_subprotocols() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			Subprotocols: []string{"chat.v2", "chat.v1"},
+		})
+		if err != nil {
+			return
+		}
+		c.Close(websocket.StatusNormalClosure, "")
+	}))
+	defer srv.Close()
+
+	c, _, err := websocket.Dial(context.Background(), wsURL(srv), &websocket.DialOptions{
+		Subprotocols: []string{"chat.v1", "chat.v2"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseNow()
+	fmt.Println(c.Subprotocol())
+	// Output:
+	// chat.v2
+}
+
+// A refused handshake: the error says why, the response shows what the
+// server answered.
+func ExampleDial_refused() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "log in first", http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+
+	_, resp, err := websocket.Dial(context.Background(), wsURL(srv), nil)
+	fmt.Println(errors.Is(err, websocket.ErrBadHandshake))
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Printf("%d %s", resp.StatusCode, body)
+	// Output:
+	// true
+	// 401 log in first
+}

@@ -1,0 +1,69 @@
+// Command server is the Autobahn|Testsuite testee server: an echo server on
+// the package, for the suite in fuzzingclient mode (the suite dials it once
+// per case).
+//
+//	go run ./autobahn/testee/server -addr 127.0.0.1:9001
+//
+// It prints "READY ws://ADDR/" once it listens. Messages are echoed as they
+// stream in, so text is checked for valid UTF-8 fragment by fragment, the
+// way the suite's section 6.4 wants ("fail fast").
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+
+	"github.com/wirecraft/websocket"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:9001", "address to listen on")
+	flag.Parse()
+
+	opts := &websocket.AcceptOptions{
+		// Section 9 sends messages of up to 16 MiB.
+		ConnOptions: websocket.ConnOptions{ReadLimit: 64 << 20},
+		// The suite may send an Origin of its own choosing.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("READY ws://%s/\n", ln.Addr())
+	log.Fatal(http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		echo(c)
+	})))
+}
+
+// echo sends every message back as it arrives, until the connection ends.
+func echo(c *websocket.Conn) error {
+	ctx := context.Background()
+	buf := make([]byte, 32<<10)
+	for {
+		typ, r, err := c.Reader(ctx)
+		if err != nil {
+			return err
+		}
+		w, err := c.Writer(ctx, typ)
+		if err != nil {
+			return err
+		}
+		if _, err := io.CopyBuffer(w, struct{ io.Reader }{r}, buf); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+}

@@ -299,7 +299,6 @@ func frame(op byte, p Payload) SendFrame { return SendFrame{Opcode: op, Fin: tru
 
 func (f SendFrame) fin(v bool) SendFrame       { f.Fin = v; return f }
 func (f SendFrame) rsv(v byte) SendFrame       { f.Rsv = v; return f }
-func (f SendFrame) sync() SendFrame            { f.Write.Sync = true; return f }
 func (f SendFrame) chop(n int) SendFrame       { f.Write.Chop = n; return f }
 func (f SendFrame) mode(m WriteMode) SendFrame { f.Write = m; return f }
 
@@ -328,6 +327,5 @@ func testeeCloses(code int) ExpectedClose {
 	return ExpectedClose{ClosedByMe: false, Codes: []int{code}}
 }
 
-func msgText(s string) Event            { return Message([]byte(s), false) }
-func msgBytes(b []byte, bin bool) Event { return Message(b, bin) }
-func pongOf(s string) Event             { return Pong([]byte(s)) }
+func msgText(s string) Event { return Message([]byte(s), false) }
+func pongOf(s string) Event  { return Pong([]byte(s)) }

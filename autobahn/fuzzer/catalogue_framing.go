@@ -41,7 +41,7 @@ func framingCases() []*Case {
 				Description: desc,
 				Expectation: echoExpectation,
 				Actions:     []Action{f, FailTimer{timeout}},
-				Expected:    ok(msgBytes(p.Bytes(), kind.op == OpBinary)),
+				Expected:    ok(Message(p.Bytes(), kind.op == OpBinary)),
 				Close:       fuzzerCloses(),
 			})
 		}

@@ -39,7 +39,7 @@ func shortHex(b []byte) string {
 	return hex.EncodeToString(b)
 }
 
-// MarshalJSON encodes an event as the array form of the reports:
+// reportForm encodes an event as the array form of the reports:
 // ["message", data, isBinary], ["pong", data] or ["timeout", tag].
 func (e Event) reportForm() []any {
 	switch e.Kind {

@@ -312,7 +312,7 @@ func (s *Session) onClose(payload []byte) {
 		if s.isServer {
 			s.dropConnection(false)
 		} else {
-			s.dropTimer = s.after(serverDropTimeout.Seconds(), func() {
+			s.after(serverDropTimeout.Seconds(), func() {
 				if s.state != stateClosed {
 					s.wasServerDropTimeout = true
 					s.wasClean = false

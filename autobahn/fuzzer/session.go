@@ -53,15 +53,14 @@ type Session struct {
 	driver   Driver
 	deflate  *deflateState
 
-	closeTimer, dropTimer *time.Timer
-	timers                []*time.Timer
+	closeTimer *time.Timer
+	timers     []*time.Timer
 
 	// statistics and the wire log
 	log                *wireLog
 	rxOctets, txOctets map[int]int
 	rxFrames, txFrames map[int]int
-	pending            []byte // plain writes of the current step
-	pendingRows        int
+	pending            []byte   // plain writes of the current step
 	chunkMask          *[4]byte // key of the frame opened by SendHeader
 	chunkPos           int      // key stream position within it
 	txDataFrames       map[byte]int

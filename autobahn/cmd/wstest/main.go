@@ -32,7 +32,11 @@ import (
 	"github.com/wirecraft/websocket/autobahn/fuzzer"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run does the work of main and returns the exit status, so deferred
+// cleanup (the CPU profile) happens before exiting.
+func run() int {
 	mode := flag.String("m", "fuzzingclient", "mode: fuzzingclient (runner dials testee servers) or fuzzingserver (testee clients dial the runner)")
 	specPath := flag.String("s", "", "spec file in the suite's JSON format")
 	target := flag.String("url", "", "fuzzingclient: testee server URL; fuzzingserver: URL to listen on (default ws://127.0.0.1:9001)")
@@ -159,9 +163,10 @@ func main() {
 			}
 		}
 		if failed {
-			os.Exit(1)
+			return 1
 		}
 	}
+	return 0
 }
 
 func fatal(err error) {

@@ -74,6 +74,10 @@ func (l *wireLog) add(row ...any) {
 	}
 }
 
+// timer records a timer row; these are kept even while the bulk data is
+// not logged, as in the original's 9.x reports.
+func (l *wireLog) timer(row ...any) { l.rows = append(l.rows, row) }
+
 func (l *wireLog) enable(on bool) { l.on = on }
 
 func (l *wireLog) txOctets(b []byte, sync bool) {

@@ -106,7 +106,7 @@ func caseReport(r *Result) map[string]any {
 		"isServer": r.IsServer, "createStats": true,
 		"rxOctetStats": statsForm(r.RxOctets), "txOctetStats": statsForm(r.TxOctets),
 		"rxFrameStats": statsForm(r.RxFrames), "txFrameStats": statsForm(r.TxFrames),
-		"createWirelog": !c.NoWirelog, "wirelog": r.Wirelog,
+		"createWirelog": true, "wirelog": r.Wirelog,
 		"httpRequest": r.HTTPRequest, "httpResponse": r.HTTPResponse,
 		"trafficStats": traffic,
 	}

@@ -201,15 +201,15 @@ func (s *Session) runScript(acts []Action) {
 		case SendChunk:
 			s.sendChunk(a)
 		case FailTimer:
-			s.log.add("KL", a.Seconds)
+			s.log.timer("KL", a.Seconds)
 			s.after(a.Seconds, func() {
-				s.log.add("KLE")
+				s.log.timer("KLE")
 				s.failConnection(1001, "Going Away")
 			})
 		case CloseTimer:
-			s.log.add("TI", a.Seconds)
+			s.log.timer("TI", a.Seconds)
 			s.after(a.Seconds, func() {
-				s.log.add("TIE")
+				s.log.timer("TIE")
 				s.sendClose(nil, nil, false, false)
 			})
 		case Wait:
@@ -218,9 +218,9 @@ func (s *Session) runScript(acts []Action) {
 			if a.Tag != "" {
 				tag = a.Tag
 			}
-			s.log.add("CT", a.Seconds, tag)
+			s.log.timer("CT", a.Seconds, tag)
 			s.after(a.Seconds, func() {
-				s.log.add("CTE", tag)
+				s.log.timer("CTE", tag)
 				if s.state == stateClosed {
 					return
 				}

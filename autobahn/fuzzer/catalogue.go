@@ -314,11 +314,8 @@ func okOrNonStrict(okEvents []Event, nonStrict []Event) []Outcome {
 
 // fuzzerCloses is the usual expectation of a case that ends normally: the
 // fuzzer closes with 1000 and the testee answers cleanly.
-func fuzzerCloses(codes ...int) ExpectedClose {
-	if len(codes) == 0 {
-		codes = []int{1000}
-	}
-	return ExpectedClose{ClosedByMe: true, Codes: codes, Clean: true}
+func fuzzerCloses() ExpectedClose {
+	return ExpectedClose{ClosedByMe: true, Codes: []int{1000}, Clean: true}
 }
 
 // testeeCloses is the expectation of a case where the testee must fail the

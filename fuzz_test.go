@@ -56,7 +56,9 @@ func FuzzReadFrames(f *testing.F) {
 		frameHeader{fin: true, opcode: opClose, length: 2},
 	))
 	f.Add(clientFrames(frameHeader{fin: true, opcode: opBinary, length: 300}, frameHeader{fin: true, opcode: opPong, length: 0}))
-	f.Add(clientFrames(frameHeader{fin: true, opcode: opBinary, length: 70000}))
+	// A 64-bit length, cut short: large seeds make the fuzzer slow, and the
+	// header is what matters here.
+	f.Add(clientFrames(frameHeader{fin: true, opcode: opBinary, length: 70000})[:200])
 	f.Add(clientFrames(frameHeader{fin: true, rsv: rsv1Bit, opcode: opText, length: 1}))
 	f.Add([]byte{0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{0x88, 0x81, 0, 0, 0, 0, 0x03})

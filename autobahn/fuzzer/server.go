@@ -29,6 +29,7 @@ type Server struct {
 	ShutdownOnComplete bool
 
 	mu      sync.Mutex
+	active  int                           // runCase sessions still running
 	results map[string]map[string]*Result // agent → id → latest result
 	notify  chan struct{}                 // closed and replaced on every new result
 	stop    chan struct{}
@@ -145,6 +146,7 @@ func (srv *Server) handle(conn net.Conn) {
 			httpError(conn, 500, "agent is required")
 			return
 		}
+		srv.waitIdle(10 * time.Second)
 		if err := WriteReports(srv.OutDir, srv.Results()); err != nil && srv.Progress != nil {
 			fmt.Fprintf(srv.Progress, "writing reports: %v\n", err)
 		}
@@ -185,6 +187,26 @@ func (srv *Server) answer(conn net.Conn, sr *serverRequest, text string) {
 	}
 	conn.SetReadDeadline(time.Now().Add(time.Second))
 	io.Copy(io.Discard, conn)
+}
+
+// waitIdle waits (bounded) until no case is running. A client typically
+// asks for /updateReports the moment its last case connection ended, while
+// the runner may still be finishing that case; the report must include it.
+func (srv *Server) waitIdle(limit time.Duration) {
+	deadline := time.After(limit)
+	for {
+		srv.mu.Lock()
+		active, ch := srv.active, srv.notify
+		srv.mu.Unlock()
+		if active == 0 {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return
+		}
+	}
 }
 
 // answerStatus sends the behavior of (agent, id) as soon as it exists.
@@ -247,6 +269,9 @@ func (srv *Server) runCase(conn net.Conn, sr *serverRequest, n int, c *Case, age
 	}
 	r := &Result{Case: c, CaseNumber: n, Agent: agent, IsServer: true, Started: started,
 		HTTPRequest: sr.raw, HTTPResponse: resp}
+	srv.mu.Lock()
+	srv.active++
+	srv.mu.Unlock()
 	s := newSession(c, conn, true, d, log)
 	s.run(sr.rest)
 	s.result(r)
@@ -255,6 +280,7 @@ func (srv *Server) runCase(conn net.Conn, sr *serverRequest, n int, c *Case, age
 		srv.results[agent] = map[string]*Result{}
 	}
 	srv.results[agent][c.ID] = r
+	srv.active--
 	close(srv.notify)
 	srv.notify = make(chan struct{})
 	srv.mu.Unlock()

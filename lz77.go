@@ -1,0 +1,575 @@
+package websocket
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// This file holds a DEFLATE compressor (RFC 1951) whose LZ77 window can be
+// smaller than 32 KiB. permessage-deflate (RFC 7692 §7.1.2) lets the peers
+// agree on server_max_window_bits and client_max_window_bits between 8 and
+// 15, and the sender then must not refer further back than 1<<N bytes.
+// compress/flate always searches a 32 KiB window, so it can only be used for
+// N = 15; windowedDeflater serves every N.
+
+const (
+	minMatch = 3   // shortest match DEFLATE can encode (RFC 1951 §3.2.5)
+	maxMatch = 258 // longest match DEFLATE can encode (RFC 1951 §3.2.5)
+
+	// minLookahead is the least room kept after the window in the buffer,
+	// so that a long message is consumed in steps of at least this many
+	// bytes even when the window is tiny.
+	minLookahead = 4096
+
+	// maxBlockTokens bounds the literals and matches of one block. A block
+	// carries its own Huffman codes, so smaller blocks adapt faster to
+	// changing data and larger ones spend fewer bits on code tables.
+	maxBlockTokens = 1 << 13
+
+	maxStoredLen = 65535 // a stored block's LEN is 16 bits (RFC 1951 §3.2.4)
+
+	endOfBlock = 256 // literal/length symbol that ends a block (RFC 1951 §3.2.5)
+)
+
+// matchParams tunes the LZ77 search; levelParams maps the levels 1..9 of
+// compress/flate to values taken from zlib's configuration_table.
+type matchParams struct {
+	maxChain int // candidates examined per position
+	niceLen  int // a match this long ends the search
+	lazyLen  int // look one byte ahead only while the match is shorter than this; 0 is greedy
+}
+
+var levelParams = [...]matchParams{
+	{maxChain: 4, niceLen: 8},                  // 1
+	{maxChain: 8, niceLen: 16},                 // 2
+	{maxChain: 32, niceLen: 32},                // 3
+	{maxChain: 16, niceLen: 16, lazyLen: 4},    // 4
+	{maxChain: 32, niceLen: 32, lazyLen: 16},   // 5
+	{maxChain: 128, niceLen: 128, lazyLen: 16}, // 6
+	{maxChain: 256, niceLen: 128, lazyLen: 32}, // 7
+	{maxChain: 1024, niceLen: 258, lazyLen: 128},
+	{maxChain: 4096, niceLen: 258, lazyLen: 258},
+}
+
+// lzToken is one step of the LZ77 parse: a literal byte (dist == 0, litLen
+// is the byte) or a match of litLen bytes, dist bytes back.
+type lzToken struct {
+	litLen uint16
+	dist   uint16
+}
+
+// windowedDeflater writes a raw DEFLATE stream (RFC 1951) whose
+// back-references never reach further than 1<<windowBits bytes, one
+// message at a time, as permessage-deflate needs (RFC 7692 §7.2.1).
+//
+// The history carries over from one message to the next (context takeover,
+// RFC 7692 §7.1.1) until reset is called.
+//
+// Memory: with W = 1<<windowBits and L = max(W, 4096), a compressor holds
+// W+L bytes of input buffer, 4·2W bytes of hash heads (capped at 4·32768),
+// 2W bytes of hash chains, 4·min(L, 8192) bytes of tokens and about 4 KiB of
+// Huffman tables and counts:
+//
+//	windowBits   8:  ~33 KiB        windowBits 12: ~97 KiB
+//	windowBits   9:  ~37 KiB        windowBits 13: ~148 KiB
+//	windowBits  10:  ~46 KiB        windowBits 14: ~244 KiB
+//	windowBits  11:  ~63 KiB        windowBits 15: ~292 KiB
+//
+// All of it is allocated by newWindowedDeflater; compressMessage allocates
+// only when dst lacks capacity.
+type windowedDeflater struct {
+	matchParams
+	window int // 1 << windowBits: the furthest a match may reach back
+
+	// buf holds the last window bytes already compressed (the history)
+	// followed by input not yet compressed. Positions below are indexes
+	// into buf.
+	buf        []byte
+	end        int // buf[:end] holds data
+	pos        int // next byte to compress
+	low        int // no match may start before low: the position of the last reset
+	blockStart int // first byte of the block being gathered in tokens
+
+	// Hash chains over the 3-byte prefix at each position: head[h] is the
+	// latest position with hash h (-1 for none) and prev holds, for a
+	// position p, the distance back to the previous position with the same
+	// hash (0 for none). prev is a ring of window entries indexed by the
+	// position in the whole stream, (p+ringOffset) mod window, so that it
+	// survives sliding buf; a distance larger than the window is never
+	// needed.
+	head       []int32
+	prev       []uint16
+	ringOffset int // bytes slid out of buf so far, mod window
+	hashShift  uint
+	hashed     int // positions below hashed have been inserted into the chains
+
+	// Lazy matching looks one position ahead; the search done there is kept
+	// for when the parse moves to that position.
+	nextPos, nextLen, nextDist int
+
+	tokens  []lzToken
+	litFreq [maxLitCodes]uint32
+	dstFreq [maxDistCodes]uint32
+
+	bw bitWriter
+}
+
+// newWindowedDeflater returns a compressor whose matches reach back at most
+// 1<<windowBits bytes. windowBits must be within 8..15 and level within
+// 1..9 (flate.BestSpeed to flate.BestCompression) or -1 for the default, 6.
+func newWindowedDeflater(windowBits, level int) *windowedDeflater {
+	if windowBits < 8 || windowBits > 15 {
+		panic("websocket: DEFLATE window bits out of range 8..15")
+	}
+	if level == -1 {
+		level = 6
+	}
+	if level < 1 || level > 9 {
+		panic("websocket: DEFLATE level out of range 1..9")
+	}
+	window := 1 << windowBits
+	lookahead := max(window, minLookahead)
+	hashBits := min(windowBits+1, 15)
+	d := &windowedDeflater{
+		matchParams: levelParams[level-1],
+		window:      window,
+		buf:         make([]byte, window+lookahead),
+		head:        make([]int32, 1<<hashBits),
+		prev:        make([]uint16, window),
+		hashShift:   uint(32 - hashBits),
+		tokens:      make([]lzToken, 0, min(lookahead, maxBlockTokens)),
+		nextPos:     -1,
+	}
+	for i := range d.head {
+		d.head[i] = -1
+	}
+	return d
+}
+
+// reset forgets the history: the next message is compressed as if it were
+// the first (no context takeover, RFC 7692 §7.1.1). It costs O(1): instead
+// of clearing the hash chains it raises the lowest position a match may
+// start at.
+func (d *windowedDeflater) reset() {
+	d.low = d.end
+	d.hashed = d.end
+}
+
+// compressMessage appends to dst the DEFLATE blocks for msg, ending with a
+// sync flush: an empty stored block whose last four bytes are
+// 00 00 ff ff, which permessage-deflate removes before framing
+// (RFC 7692 §7.2.1). No block is final (BFINAL=0), so the outputs of
+// consecutive calls form one DEFLATE stream.
+func (d *windowedDeflater) compressMessage(dst, msg []byte) []byte {
+	d.bw.out = dst
+	for {
+		n := copy(d.buf[d.end:], msg)
+		d.end += n
+		msg = msg[n:]
+		if len(msg) == 0 {
+			break
+		}
+		// buf is full and more input waits: compress while a match of
+		// maxMatch bytes still fits, then make room.
+		d.parse(d.end - maxMatch)
+		d.writeBlock()
+		d.slide()
+	}
+	d.parse(d.end)
+	d.writeBlock()
+
+	// The sync flush. The empty stored block also brings the stream to
+	// a byte boundary, so the next message starts on a fresh byte.
+	d.bw.writeBits(0, 3) // BFINAL=0, BTYPE=00
+	d.bw.alignToByte()
+	dst = append(d.bw.out, 0x00, 0x00, 0xff, 0xff) // LEN=0, NLEN=^LEN
+	d.bw.out = nil
+	return dst
+}
+
+// slide moves the last window bytes before pos to the start of buf,
+// dropping older bytes no match can reach any more. The block being
+// gathered must have been written, as its bytes may be dropped.
+func (d *windowedDeflater) slide() {
+	// After a long match the chains may lag behind pos by up to maxMatch
+	// positions, some of which would be dropped before being inserted.
+	d.insertUpTo(d.pos)
+	s := d.pos - d.window
+	copy(d.buf, d.buf[s:d.end])
+	d.end -= s
+	d.pos -= s
+	d.blockStart -= s
+	d.hashed -= s
+	d.nextPos -= s
+	d.low = max(d.low-s, 0)
+	d.ringOffset = (d.ringOffset + s) & (d.window - 1)
+	for i, p := range d.head {
+		if int(p) >= s {
+			d.head[i] = p - int32(s)
+		} else {
+			d.head[i] = -1
+		}
+	}
+}
+
+// parse chooses literals and matches for the bytes from pos up to limit,
+// writing a block whenever the token buffer fills up. A match may run
+// past limit, up to end.
+func (d *windowedDeflater) parse(limit int) {
+	for d.pos < limit {
+		if len(d.tokens) == cap(d.tokens) {
+			d.writeBlock()
+		}
+		length, dist := d.matchAt(d.pos)
+		if length >= minMatch && length < d.lazyLen && d.pos+1 < d.end {
+			// Lazy evaluation (RFC 1951 §4): if the next position starts
+			// a longer match, a literal here and that match are cheaper.
+			if next, _ := d.matchAt(d.pos + 1); next > length {
+				length = 0
+			}
+		}
+		if length < minMatch {
+			d.tokens = append(d.tokens, lzToken{litLen: uint16(d.buf[d.pos])})
+			d.pos++
+			continue
+		}
+		d.tokens = append(d.tokens, lzToken{litLen: uint16(length), dist: uint16(dist)})
+		d.pos += length
+	}
+}
+
+// matchAt returns the longest match for position p (length 0 if there is
+// none), reusing the lazy look-ahead's search when it was done for p.
+func (d *windowedDeflater) matchAt(p int) (length, dist int) {
+	if p == d.nextPos {
+		return d.nextLen, d.nextDist
+	}
+	d.insertUpTo(p)
+	length, dist = d.longestMatch(p)
+	d.nextPos, d.nextLen, d.nextDist = p, length, dist
+	return length, dist
+}
+
+func (d *windowedDeflater) hash(p int) uint32 {
+	b := d.buf[p : p+minMatch]
+	return (uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])) * 0x9e3779b1 >> d.hashShift
+}
+
+// insertUpTo adds every position before p to the hash chains. The last two
+// bytes of the data cannot be hashed until more data arrives, so they are
+// inserted by the next call that has it.
+func (d *windowedDeflater) insertUpTo(p int) {
+	for ; d.hashed < p && d.hashed+minMatch <= d.end; d.hashed++ {
+		q := d.hashed
+		h := d.hash(q)
+		delta := q - int(d.head[h])
+		if d.head[h] < 0 || delta > d.window {
+			delta = 0 // ends the chain: nothing older is in reach
+		}
+		d.prev[(q+d.ringOffset)&(d.window-1)] = uint16(delta)
+		d.head[h] = int32(q)
+	}
+}
+
+// longestMatch walks the hash chain of position p, which must not have been
+// inserted yet, and returns the longest earlier match within the window
+// and after the last reset.
+func (d *windowedDeflater) longestMatch(p int) (length, dist int) {
+	maxLen := min(maxMatch, d.end-p)
+	if maxLen < minMatch {
+		return 0, 0
+	}
+	nice := min(d.niceLen, maxLen) // no match can be longer than maxLen
+	oldest := max(p-d.window, d.low)
+	cur := d.buf[p : p+maxLen]
+	best := minMatch - 1
+	cand := int(d.head[d.hash(p)])
+	for chain := d.maxChain; cand >= oldest && chain > 0; chain-- {
+		// Comparing the byte that would make the match longer than the
+		// best so far rejects most candidates at once.
+		if c := d.buf[cand : cand+maxLen]; c[best] == cur[best] {
+			if n := commonPrefixLen(c, cur); n > best {
+				best, dist = n, p-cand
+				if n >= nice {
+					break
+				}
+			}
+		}
+		delta := int(d.prev[(cand+d.ringOffset)&(d.window-1)])
+		if delta == 0 {
+			break
+		}
+		cand -= delta
+	}
+	if dist == 0 {
+		return 0, 0
+	}
+	return best, dist
+}
+
+// commonPrefixLen returns how many leading bytes a and b, of equal length,
+// share, comparing eight at a time.
+func commonPrefixLen(a, b []byte) int {
+	n := 0
+	for ; n+8 <= len(a); n += 8 {
+		if x := binary.LittleEndian.Uint64(a[n:]) ^ binary.LittleEndian.Uint64(b[n:]); x != 0 {
+			return n + bits.TrailingZeros64(x)/8
+		}
+	}
+	for n < len(a) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// writeBlock encodes the tokens gathered since blockStart as whichever
+// block type is smallest.
+func (d *windowedDeflater) writeBlock() {
+	raw := d.buf[d.blockStart:d.pos]
+	d.blockStart = d.pos
+	if len(raw) == 0 {
+		return
+	}
+	d.countFrequencies()
+	extra := d.extraBits()
+	fixedSize := 3 + d.codeBits(&fixedLiteralCode, &fixedDistanceCode) + extra
+	storedSize := storedBits(len(raw), d.bw.nbits)
+	if storedSize <= fixedSize {
+		d.writeStored(raw)
+	} else {
+		d.bw.writeBits(1<<1, 3) // BFINAL=0, BTYPE=01
+		d.writeTokens(&fixedLiteralCode, &fixedDistanceCode)
+	}
+	d.tokens = d.tokens[:0]
+}
+
+// countFrequencies counts how often each literal/length and distance
+// symbol occurs in the block, the end-of-block symbol included.
+func (d *windowedDeflater) countFrequencies() {
+	clear(d.litFreq[:])
+	clear(d.dstFreq[:])
+	for _, t := range d.tokens {
+		if t.dist == 0 {
+			d.litFreq[t.litLen]++
+			continue
+		}
+		d.litFreq[257+int(lengthCode[t.litLen-minMatch])]++
+		d.dstFreq[distanceCode(t.dist)]++
+	}
+	d.litFreq[endOfBlock] = 1
+}
+
+// extraBits is the size of the extra bits that follow length and distance
+// codes, the same whatever Huffman codes the block uses.
+func (d *windowedDeflater) extraBits() int {
+	n := 0
+	for c, f := range d.litFreq[257:maxLitLenCodes] {
+		n += int(f) * int(lengthExtraBits[c])
+	}
+	for c, f := range d.dstFreq {
+		n += int(f) * int(distanceExtraBits[c])
+	}
+	return n
+}
+
+// codeBits is the size of the block's symbols under the given codes.
+func (d *windowedDeflater) codeBits(lit, dist *huffmanCode) int {
+	n := 0
+	for s, f := range d.litFreq[:maxLitLenCodes] {
+		n += int(f) * int(lit.lens[s])
+	}
+	for s, f := range d.dstFreq {
+		n += int(f) * int(dist.lens[s])
+	}
+	return n
+}
+
+// writeTokens writes the block's tokens and its end-of-block symbol.
+func (d *windowedDeflater) writeTokens(lit, dist *huffmanCode) {
+	w := &d.bw
+	for _, t := range d.tokens {
+		if t.dist == 0 {
+			w.writeCode(lit, int(t.litLen))
+			continue
+		}
+		lc := lengthCode[t.litLen-minMatch]
+		w.writeCode(lit, 257+int(lc))
+		w.writeBits(uint32(t.litLen-lengthBase[lc]), uint(lengthExtraBits[lc]))
+		dc := distanceCode(t.dist)
+		w.writeCode(dist, int(dc))
+		w.writeBits(uint32(t.dist-distanceBase[dc]), uint(distanceExtraBits[dc]))
+	}
+	w.writeCode(lit, endOfBlock)
+}
+
+// storedBits is the size of raw as stored blocks of at most 65535 bytes
+// when the stream is nbits into its current byte: each block has a 3-bit
+// header, padding to the byte boundary, LEN and NLEN (RFC 1951 §3.2.4).
+func storedBits(n int, nbits uint) int {
+	size := 0
+	pad := (8 - (int(nbits)+3)%8) % 8
+	for {
+		chunk := min(n, maxStoredLen)
+		size += 3 + pad + 32 + 8*chunk
+		n -= chunk
+		if n == 0 {
+			return size
+		}
+		pad = 5
+	}
+}
+
+func (d *windowedDeflater) writeStored(raw []byte) {
+	for len(raw) > 0 {
+		chunk := raw[:min(len(raw), maxStoredLen)]
+		raw = raw[len(chunk):]
+		d.bw.writeBits(0, 3) // BFINAL=0, BTYPE=00
+		d.bw.alignToByte()
+		n := uint16(len(chunk))
+		d.bw.out = binary.LittleEndian.AppendUint16(d.bw.out, n)
+		d.bw.out = binary.LittleEndian.AppendUint16(d.bw.out, ^n)
+		d.bw.out = append(d.bw.out, chunk...)
+	}
+}
+
+// bitWriter packs bits into bytes least significant bit first, the order
+// of RFC 1951 §3.1.1.
+type bitWriter struct {
+	out   []byte
+	bits  uint64
+	nbits uint
+}
+
+// writeBits writes the n low bits of b; n is at most 16.
+func (w *bitWriter) writeBits(b uint32, n uint) {
+	w.bits |= uint64(b) << w.nbits
+	w.nbits += n
+	if w.nbits >= 48 {
+		x := w.bits
+		w.out = append(w.out, byte(x), byte(x>>8), byte(x>>16), byte(x>>24), byte(x>>32), byte(x>>40))
+		w.bits >>= 48
+		w.nbits -= 48
+	}
+}
+
+// writeCode writes the Huffman code of symbol s.
+func (w *bitWriter) writeCode(h *huffmanCode, s int) {
+	w.writeBits(uint32(h.codes[s]), uint(h.lens[s]))
+}
+
+// alignToByte writes the pending bits, padding the last byte with zeros.
+func (w *bitWriter) alignToByte() {
+	for ; w.nbits > 0; w.nbits -= min(w.nbits, 8) {
+		w.out = append(w.out, byte(w.bits))
+		w.bits >>= 8
+	}
+}
+
+// Alphabet sizes of RFC 1951 §3.2.5 and §3.2.6. Symbols 286 and 287 and
+// distance codes 30 and 31 have fixed codes but never occur in data.
+const (
+	maxLitLenCodes = 286
+	maxLitCodes    = 288
+	maxDistCodes   = 30
+)
+
+// huffmanCode is a prefix code: lens[s] is the length of symbol s's code
+// (0 if s is unused) and codes[s] the code itself, bit-reversed so that
+// bitWriter, which emits least significant bit first, sends it most
+// significant bit first as RFC 1951 §3.1.1 requires of Huffman codes.
+type huffmanCode struct {
+	codes [maxLitCodes]uint16
+	lens  [maxLitCodes]uint8
+}
+
+// assignCodes gives the symbols with lengths lens their canonical codes
+// (RFC 1951 §3.2.2): shorter codes first, and within a length in symbol
+// order.
+func (h *huffmanCode) assignCodes(lens []uint8) {
+	var count [16]uint16
+	for _, l := range lens {
+		count[l]++
+	}
+	count[0] = 0
+	var next [16]uint16
+	code := uint16(0)
+	for l := 1; l < 16; l++ {
+		code = (code + count[l-1]) << 1
+		next[l] = code
+	}
+	clear(h.lens[:])
+	for s, l := range lens {
+		h.lens[s] = l
+		if l != 0 {
+			h.codes[s] = bits.Reverse16(next[l]) >> (16 - l)
+			next[l]++
+		}
+	}
+}
+
+// The fixed Huffman codes of RFC 1951 §3.2.6.
+var fixedLiteralCode, fixedDistanceCode = func() (lit, dist huffmanCode) {
+	var lens [maxLitCodes]uint8
+	for s := range lens {
+		switch {
+		case s < 144:
+			lens[s] = 8
+		case s < 256:
+			lens[s] = 9
+		case s < 280:
+			lens[s] = 7
+		default:
+			lens[s] = 8
+		}
+	}
+	lit.assignCodes(lens[:])
+	for s := range lens[:maxDistCodes] {
+		lens[s] = 5
+	}
+	dist.assignCodes(lens[:maxDistCodes])
+	return lit, dist
+}()
+
+// Lengths and distances of RFC 1951 §3.2.5: code c stands for base[c] plus
+// an extra value of extraBits[c] bits.
+var (
+	lengthBase = [29]uint16{
+		3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
+		35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258,
+	}
+	lengthExtraBits = [29]uint8{
+		0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2,
+		3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+	}
+	distanceBase = [maxDistCodes]uint16{
+		1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193,
+		257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+	}
+	distanceExtraBits = [maxDistCodes]uint8{
+		0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6,
+		7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
+	}
+)
+
+// lengthCode maps a match length minus 3 to its length code minus 257.
+var lengthCode = func() (codes [maxMatch - minMatch + 1]uint8) {
+	for c := range lengthBase {
+		for l := int(lengthBase[c]); l < int(lengthBase[c])+1<<lengthExtraBits[c]; l++ {
+			codes[l-minMatch] = uint8(c)
+		}
+	}
+	return codes
+}()
+
+// distanceCode returns the code of distance dist (1..32768). Past the first
+// four, each pair of codes covers twice the distances of the pair before,
+// so the code follows from the position of the top bit and the bit below
+// it.
+func distanceCode(dist uint16) uint8 {
+	d := uint32(dist) - 1
+	if d < 4 {
+		return uint8(d)
+	}
+	top := bits.Len32(d) - 1
+	return uint8(2*top + int(d>>(top-1)&1))
+}

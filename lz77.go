@@ -1,8 +1,10 @@
 package websocket
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 )
 
 // This file holds a DEFLATE compressor (RFC 1951) whose LZ77 window can be
@@ -37,18 +39,19 @@ type matchParams struct {
 	maxChain int // candidates examined per position
 	niceLen  int // a match this long ends the search
 	lazyLen  int // look one byte ahead only while the match is shorter than this; 0 is greedy
+	goodLen  int // the look-ahead examines a quarter of maxChain after a match this long
 }
 
 var levelParams = [...]matchParams{
-	{maxChain: 4, niceLen: 8},                  // 1
-	{maxChain: 8, niceLen: 16},                 // 2
-	{maxChain: 32, niceLen: 32},                // 3
-	{maxChain: 16, niceLen: 16, lazyLen: 4},    // 4
-	{maxChain: 32, niceLen: 32, lazyLen: 16},   // 5
-	{maxChain: 128, niceLen: 128, lazyLen: 16}, // 6
-	{maxChain: 256, niceLen: 128, lazyLen: 32}, // 7
-	{maxChain: 1024, niceLen: 258, lazyLen: 128},
-	{maxChain: 4096, niceLen: 258, lazyLen: 258},
+	{maxChain: 4, niceLen: 8},                                 // 1
+	{maxChain: 8, niceLen: 16},                                // 2
+	{maxChain: 32, niceLen: 32},                               // 3
+	{maxChain: 16, niceLen: 16, lazyLen: 4, goodLen: 4},       // 4
+	{maxChain: 32, niceLen: 32, lazyLen: 16, goodLen: 8},      // 5
+	{maxChain: 128, niceLen: 128, lazyLen: 16, goodLen: 8},    // 6
+	{maxChain: 256, niceLen: 128, lazyLen: 32, goodLen: 8},    // 7
+	{maxChain: 1024, niceLen: 258, lazyLen: 128, goodLen: 32}, // 8
+	{maxChain: 4096, niceLen: 258, lazyLen: 258, goodLen: 32}, // 9
 }
 
 // lzToken is one step of the LZ77 parse: a literal byte (dist == 0, litLen
@@ -111,6 +114,14 @@ type windowedDeflater struct {
 	litFreq [maxLitCodes]uint32
 	dstFreq [maxDistCodes]uint32
 
+	// The codes of the current dynamic block and the run-length encoded
+	// code lengths that describe them in its header (RFC 1951 §3.2.7).
+	litCode, distCode, lenCode huffmanCode
+	lenFreq                    [numLenCodes]uint32
+	codeLens                   []lengthSymbol
+	numLit, numDist, numLen    int
+	huff                       huffmanBuilder
+
 	bw bitWriter
 }
 
@@ -138,6 +149,7 @@ func newWindowedDeflater(windowBits, level int) *windowedDeflater {
 		prev:        make([]uint16, window),
 		hashShift:   uint(32 - hashBits),
 		tokens:      make([]lzToken, 0, min(lookahead, maxBlockTokens)),
+		codeLens:    make([]lengthSymbol, 0, maxLitLenCodes+maxDistCodes),
 		nextPos:     -1,
 	}
 	for i := range d.head {
@@ -220,11 +232,11 @@ func (d *windowedDeflater) parse(limit int) {
 		if len(d.tokens) == cap(d.tokens) {
 			d.writeBlock()
 		}
-		length, dist := d.matchAt(d.pos)
+		length, dist := d.matchAt(d.pos, 0)
 		if length >= minMatch && length < d.lazyLen && d.pos+1 < d.end {
 			// Lazy evaluation (RFC 1951 §4): if the next position starts
 			// a longer match, a literal here and that match are cheaper.
-			if next, _ := d.matchAt(d.pos + 1); next > length {
+			if next, _ := d.matchAt(d.pos+1, length); next > length {
 				length = 0
 			}
 		}
@@ -238,14 +250,22 @@ func (d *windowedDeflater) parse(limit int) {
 	}
 }
 
-// matchAt returns the longest match for position p (length 0 if there is
-// none), reusing the lazy look-ahead's search when it was done for p.
-func (d *windowedDeflater) matchAt(p int) (length, dist int) {
+// matchAt returns the longest match for position p longer than atLeast
+// (length 0 if there is none), reusing the search of the lazy look-ahead
+// when it was done for p. That search is only reused when it found a
+// longer match than the one at the previous position: otherwise the parse
+// takes that match and skips p.
+func (d *windowedDeflater) matchAt(p, atLeast int) (length, dist int) {
 	if p == d.nextPos {
 		return d.nextLen, d.nextDist
 	}
 	d.insertUpTo(p)
-	length, dist = d.longestMatch(p)
+	chain := d.maxChain
+	if atLeast >= d.goodLen {
+		// Already good: a short search for a better one (zlib's good_length).
+		chain /= 4
+	}
+	length, dist = d.longestMatch(p, max(atLeast, minMatch-1), chain)
 	d.nextPos, d.nextLen, d.nextDist = p, length, dist
 	return length, dist
 }
@@ -271,20 +291,20 @@ func (d *windowedDeflater) insertUpTo(p int) {
 	}
 }
 
-// longestMatch walks the hash chain of position p, which must not have been
-// inserted yet, and returns the longest earlier match within the window
-// and after the last reset.
-func (d *windowedDeflater) longestMatch(p int) (length, dist int) {
+// longestMatch walks at most chain links of the hash chain of position p,
+// which must not have been inserted yet, and returns the longest earlier
+// match within the window and after the last reset, if it is longer than
+// best.
+func (d *windowedDeflater) longestMatch(p, best, chain int) (length, dist int) {
 	maxLen := min(maxMatch, d.end-p)
-	if maxLen < minMatch {
+	if maxLen <= best {
 		return 0, 0
 	}
 	nice := min(d.niceLen, maxLen) // no match can be longer than maxLen
 	oldest := max(p-d.window, d.low)
 	cur := d.buf[p : p+maxLen]
-	best := minMatch - 1
 	cand := int(d.head[d.hash(p)])
-	for chain := d.maxChain; cand >= oldest && chain > 0; chain-- {
+	for ; cand >= oldest && chain > 0; chain-- {
 		// Comparing the byte that would make the match longer than the
 		// best so far rejects most candidates at once.
 		if c := d.buf[cand : cand+maxLen]; c[best] == cur[best] {
@@ -323,7 +343,8 @@ func commonPrefixLen(a, b []byte) int {
 }
 
 // writeBlock encodes the tokens gathered since blockStart as whichever
-// block type is smallest.
+// block type is smallest: dynamic codes fitted to the block, the fixed
+// codes, which need no table, or stored bytes for incompressible data.
 func (d *windowedDeflater) writeBlock() {
 	raw := d.buf[d.blockStart:d.pos]
 	d.blockStart = d.pos
@@ -333,12 +354,18 @@ func (d *windowedDeflater) writeBlock() {
 	d.countFrequencies()
 	extra := d.extraBits()
 	fixedSize := 3 + d.codeBits(&fixedLiteralCode, &fixedDistanceCode) + extra
+	dynamicSize := 3 + d.buildDynamicCodes() + d.codeBits(&d.litCode, &d.distCode) + extra
 	storedSize := storedBits(len(raw), d.bw.nbits)
-	if storedSize <= fixedSize {
+	switch {
+	case storedSize <= min(fixedSize, dynamicSize):
 		d.writeStored(raw)
-	} else {
+	case fixedSize <= dynamicSize:
 		d.bw.writeBits(1<<1, 3) // BFINAL=0, BTYPE=01
 		d.writeTokens(&fixedLiteralCode, &fixedDistanceCode)
+	default:
+		d.bw.writeBits(2<<1, 3) // BFINAL=0, BTYPE=10
+		d.writeDynamicHeader()
+		d.writeTokens(&d.litCode, &d.distCode)
 	}
 	d.tokens = d.tokens[:0]
 }
@@ -429,6 +456,239 @@ func (d *windowedDeflater) writeStored(raw []byte) {
 		d.bw.out = binary.LittleEndian.AppendUint16(d.bw.out, n)
 		d.bw.out = binary.LittleEndian.AppendUint16(d.bw.out, ^n)
 		d.bw.out = append(d.bw.out, chunk...)
+	}
+}
+
+const (
+	numLenCodes = 19 // symbols of the code length alphabet (RFC 1951 §3.2.7)
+
+	// Code length symbols that stand for runs (RFC 1951 §3.2.7).
+	repeatPrevious = 16 // the previous length 3..6 times; 2 extra bits
+	repeatZero     = 17 // length 0 3..10 times; 3 extra bits
+	repeatZeroLong = 18 // length 0 11..138 times; 7 extra bits
+)
+
+// lengthSymbol is one symbol of the code length alphabet with the value of
+// its extra bits.
+type lengthSymbol struct {
+	sym, extra uint8
+}
+
+// lengthSymbolExtraBits is the number of extra bits after each code length
+// symbol.
+var lengthSymbolExtraBits = [numLenCodes]uint8{repeatPrevious: 2, repeatZero: 3, repeatZeroLong: 7}
+
+// lengthCodeOrder is the order in which a dynamic block header gives the
+// lengths of the code length code, rarely used lengths last so that
+// trailing zeros can be left out (RFC 1951 §3.2.7).
+var lengthCodeOrder = [numLenCodes]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
+
+// buildDynamicCodes fits Huffman codes to the block's frequencies, then
+// prepares the header that transmits them, and returns the header's size
+// in bits, the 3-bit block header excluded.
+func (d *windowedDeflater) buildDynamicCodes() int {
+	var lens [maxLitLenCodes + maxDistCodes]uint8
+	d.huff.build(d.litFreq[:maxLitLenCodes], 15, lens[:maxLitLenCodes])
+	d.litCode.assignCodes(lens[:maxLitLenCodes])
+	d.huff.build(d.dstFreq[:], 15, lens[maxLitLenCodes:])
+	d.distCode.assignCodes(lens[maxLitLenCodes:])
+
+	// HLIT and HDIST drop unused codes at the end of each alphabet;
+	// the header then sends the two length lists back to back, as one
+	// sequence, so that a run may cross from one into the other.
+	d.numLit = 257 + lastNonZero(lens[257:maxLitLenCodes])
+	d.numDist = 1 + lastNonZero(lens[maxLitLenCodes+1:])
+	copy(lens[d.numLit:], lens[maxLitLenCodes:maxLitLenCodes+d.numDist])
+	d.encodeCodeLengths(lens[:d.numLit+d.numDist])
+
+	var clLens [numLenCodes]uint8
+	d.huff.build(d.lenFreq[:], 7, clLens[:])
+	d.lenCode.assignCodes(clLens[:])
+	d.numLen = numLenCodes
+	for d.numLen > 4 && clLens[lengthCodeOrder[d.numLen-1]] == 0 {
+		d.numLen--
+	}
+
+	size := 5 + 5 + 4 + 3*d.numLen
+	for _, c := range d.codeLens {
+		size += int(d.lenCode.lens[c.sym]) + int(lengthSymbolExtraBits[c.sym])
+	}
+	return size
+}
+
+// lastNonZero returns one more than the index of the last non-zero
+// element of lens, or 0 if there is none.
+func lastNonZero(lens []uint8) int {
+	for i := len(lens); i > 0; i-- {
+		if lens[i-1] != 0 {
+			return i
+		}
+	}
+	return 0
+}
+
+// encodeCodeLengths run-length encodes lens into codeLens with the
+// repeat symbols of RFC 1951 §3.2.7 and counts the symbols in lenFreq.
+func (d *windowedDeflater) encodeCodeLengths(lens []uint8) {
+	d.codeLens = d.codeLens[:0]
+	clear(d.lenFreq[:])
+	emit := func(sym, extra uint8) {
+		d.codeLens = append(d.codeLens, lengthSymbol{sym, extra})
+		d.lenFreq[sym]++
+	}
+	for i := 0; i < len(lens); {
+		l := lens[i]
+		run := 1
+		for i+run < len(lens) && lens[i+run] == l {
+			run++
+		}
+		i += run
+		if l == 0 {
+			for ; run >= 11; run -= min(run, 138) {
+				emit(repeatZeroLong, uint8(min(run, 138)-11))
+			}
+			if run >= 3 {
+				emit(repeatZero, uint8(run-3))
+				run = 0
+			}
+		} else {
+			// A repeat copies the previous length, so the first
+			// length of the run is sent as itself.
+			emit(l, 0)
+			for run--; run >= 3; run -= min(run, 6) {
+				emit(repeatPrevious, uint8(min(run, 6)-3))
+			}
+		}
+		for ; run > 0; run-- {
+			emit(l, 0)
+		}
+	}
+}
+
+// writeDynamicHeader writes HLIT, HDIST, HCLEN, the code length code and
+// the run-length encoded code lengths (RFC 1951 §3.2.7).
+func (d *windowedDeflater) writeDynamicHeader() {
+	w := &d.bw
+	w.writeBits(uint32(d.numLit-257), 5)
+	w.writeBits(uint32(d.numDist-1), 5)
+	w.writeBits(uint32(d.numLen-4), 4)
+	for _, s := range lengthCodeOrder[:d.numLen] {
+		w.writeBits(uint32(d.lenCode.lens[s]), 3)
+	}
+	for _, c := range d.codeLens {
+		w.writeCode(&d.lenCode, int(c.sym))
+		w.writeBits(uint32(c.extra), uint(lengthSymbolExtraBits[c.sym]))
+	}
+}
+
+// huffmanBuilder computes length-limited Huffman code lengths. Its arrays
+// are scratch space kept between blocks so that building allocates
+// nothing.
+type huffmanBuilder struct {
+	leaves [maxLitLenCodes]huffmanLeaf
+	weight [maxLitLenCodes]uint32 // of internal nodes, in creation order
+	// parent of each node: leaves are nodes 0..n-1, in the order of
+	// leaves, and internal nodes follow.
+	parent [2 * maxLitLenCodes]int32
+	depth  [maxLitLenCodes]uint16 // of internal nodes
+}
+
+type huffmanLeaf struct {
+	sym  uint16
+	freq uint32
+}
+
+// build sets lens[s] to the code length of symbol s for a Huffman code
+// on freq whose codes are at most maxBits long.
+func (b *huffmanBuilder) build(freq []uint32, maxBits int, lens []uint8) {
+	clear(lens)
+	n := 0
+	for s, f := range freq {
+		if f != 0 {
+			b.leaves[n] = huffmanLeaf{uint16(s), f}
+			n++
+		}
+	}
+	// A code of one symbol would be a 1-bit code with a pattern left
+	// unused, which decoders may reject as incomplete (compress/flate
+	// makes an exception; RFC 1951 has no word on it). Like zlib, give
+	// unused symbols a weight until there are two.
+	for s := 0; n < 2; s++ {
+		if freq[s] == 0 {
+			b.leaves[n] = huffmanLeaf{uint16(s), 1}
+			n++
+		}
+	}
+	leaves := b.leaves[:n]
+	slices.SortFunc(leaves, func(x, y huffmanLeaf) int {
+		return cmp.Or(cmp.Compare(x.freq, y.freq), cmp.Compare(x.sym, y.sym))
+	})
+
+	// Huffman's algorithm with two queues: the leaves, sorted, and the
+	// internal nodes, which are created in order of weight. Each step
+	// joins the two lightest nodes at the queues' heads.
+	nextLeaf, nextNode := 0, 0
+	lightest := func(made int) int {
+		if nextLeaf < n && (nextNode == made || leaves[nextLeaf].freq <= b.weight[nextNode]) {
+			nextLeaf++
+			return nextLeaf - 1
+		}
+		nextNode++
+		return n + nextNode - 1
+	}
+	nodeWeight := func(node int) uint32 {
+		if node < n {
+			return leaves[node].freq
+		}
+		return b.weight[node-n]
+	}
+	for made := 0; made < n-1; made++ {
+		x := lightest(made)
+		y := lightest(made)
+		b.weight[made] = nodeWeight(x) + nodeWeight(y)
+		b.parent[x] = int32(n + made)
+		b.parent[y] = int32(n + made)
+	}
+
+	// Depths, from the root (the last node made) down: a parent is always
+	// made after its children. Count the leaves at each depth, those
+	// deeper than maxBits at maxBits.
+	var count [16]int
+	b.depth[n-2] = 0
+	for node := n - 3; node >= 0; node-- {
+		b.depth[node] = b.depth[b.parent[n+node]-int32(n)] + 1
+	}
+	for leaf := range n {
+		count[min(int(b.depth[b.parent[leaf]-int32(n)])+1, maxBits)]++
+	}
+
+	// Clamping made the code over-full: the Kraft sum of 2^-length
+	// exceeds 1. Each step takes one leaf from maxBits and moves a
+	// shallower leaf one level down next to it, which leaves the number
+	// of leaves alone and lowers the sum by 2^-maxBits, until the code is
+	// exactly full (the method of miniz's tdefl_huffman_enforce_max_code_size).
+	kraft := 0
+	for l := 1; l <= maxBits; l++ {
+		kraft += count[l] << (maxBits - l)
+	}
+	for ; kraft > 1<<maxBits; kraft-- {
+		count[maxBits]--
+		for l := maxBits - 1; l > 0; l-- {
+			if count[l] != 0 {
+				count[l]--
+				count[l+1] += 2
+				break
+			}
+		}
+	}
+
+	// The rarest symbols get the longest codes.
+	i := 0
+	for l := maxBits; l > 0; l-- {
+		for range count[l] {
+			lens[leaves[i].sym] = uint8(l)
+			i++
+		}
 	}
 }
 

@@ -567,3 +567,99 @@ func FuzzWindowedDeflater(f *testing.F) {
 		checkWindowedDeflater(t, 8+int(wb%8), 1+int(level%9), msgs, reset)
 	})
 }
+
+// TestWindowedDeflaterBlockTypes checks that each kind of data gets the
+// block type that suits it: dynamic codes for text, stored bytes for
+// random data, and fixed codes for a message too short to pay for a code
+// table.
+func TestWindowedDeflaterBlockTypes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+		want int // BTYPE
+	}{
+		{"text", testText(30_000, 61), 2},
+		{"JSON", testJSON(1024, 62), 2},
+		{"random", testRandom(30_000, 63), 0},
+		{"short", []byte("a short message"), 1},
+	} {
+		_, check := checkWindowedDeflater(t, 15, -1, [][]byte{tc.msg}, false)
+		// One stored block is the sync flush.
+		got := check.blockTypes
+		got[0]--
+		for btype, n := range got {
+			if (btype == tc.want) != (n > 0) {
+				t.Errorf("%s: blocks by type %v, want only type %d", tc.name, got, tc.want)
+				break
+			}
+		}
+	}
+}
+
+// benchmarkInput is a kind of message for the benchmarks, which cycle
+// through different messages of the kind, more than the window holds, so
+// that context takeover finds what consecutive messages share rather than
+// a copy of the same message.
+type benchmarkInput struct {
+	name string
+	msgs [][]byte
+}
+
+// benchmarkInputs are 64 1 KiB JSON messages, typical of an application
+// protocol, and 4 times 64 KiB of text.
+var benchmarkInputs = func() []benchmarkInput {
+	json := benchmarkInput{name: "JSON-1KiB"}
+	text := benchmarkInput{name: "text-64KiB"}
+	for i := range uint64(64) {
+		json.msgs = append(json.msgs, testJSON(1024, 100+i)[:1024])
+	}
+	for i := range uint64(4) {
+		text.msgs = append(text.msgs, testText(64*1024, 200+i))
+	}
+	return []benchmarkInput{json, text}
+}()
+
+// BenchmarkWindowedDeflater compresses one message per iteration with
+// context takeover; ratio is input size over output size, the sync flush's
+// 00 00 ff ff excluded as permessage-deflate does not send it.
+func BenchmarkWindowedDeflater(b *testing.B) {
+	for _, in := range benchmarkInputs {
+		for _, wb := range []int{15, 9} {
+			for _, level := range []int{1, 6} {
+				b.Run(fmt.Sprintf("%s/windowBits=%d/level=%d", in.name, wb, level), func(b *testing.B) {
+					d := newWindowedDeflater(wb, level)
+					var out []byte
+					sent := 0
+					b.SetBytes(int64(len(in.msgs[0])))
+					b.ReportAllocs()
+					for i := range b.N {
+						out = d.compressMessage(out[:0], in.msgs[i%len(in.msgs)])
+						sent += len(out) - 4
+					}
+					b.ReportMetric(float64(len(in.msgs[0])*b.N)/float64(sent), "ratio")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkWindowedDeflaterFlate does what BenchmarkWindowedDeflater does
+// with compress/flate at BestSpeed, whose window is always 32 KiB.
+func BenchmarkWindowedDeflaterFlate(b *testing.B) {
+	for _, in := range benchmarkInputs {
+		b.Run(in.name, func(b *testing.B) {
+			var out bytes.Buffer
+			fw, _ := flate.NewWriter(&out, flate.BestSpeed)
+			sent := 0
+			b.SetBytes(int64(len(in.msgs[0])))
+			b.ReportAllocs()
+			for i := range b.N {
+				out.Reset()
+				fw.Write(in.msgs[i%len(in.msgs)])
+				fw.Flush()
+				sent += out.Len() - 4
+			}
+			b.ReportMetric(float64(len(in.msgs[0])*b.N)/float64(sent), "ratio")
+		})
+	}
+}

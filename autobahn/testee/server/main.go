@@ -17,12 +17,15 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/wirecraft/websocket"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9001", "address to listen on")
+	var fault faultFlag
+	flag.Var(&fault, "fault", "serve the faulty test fixture with these planted bugs instead of the package: "+strings.Join(faultNames, ", ")+" (repeatable or comma-separated)")
 	flag.Parse()
 
 	opts := &websocket.AcceptOptions{
@@ -30,12 +33,17 @@ func main() {
 		ConnOptions: websocket.ConnOptions{ReadLimit: 64 << 20},
 		// The suite may send an Origin of its own choosing.
 		CheckOrigin: func(*http.Request) bool { return true },
+		// Sections 12 and 13: permessage-deflate with every parameter.
+		Compression: &websocket.CompressionOptions{},
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("READY ws://%s/\n", ln.Addr())
+	if fault.set {
+		log.Fatal(http.Serve(ln, faultyHandler(fault.enabled)))
+	}
 	log.Fatal(http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, opts)
 		if err != nil {

@@ -7,6 +7,11 @@
 // It prints "READY ws://ADDR/" once it listens. Messages are echoed as they
 // stream in, so text is checked for valid UTF-8 fragment by fragment, the
 // way the suite's section 6.4 wants ("fail fast").
+//
+// With -fault NAME (repeatable or comma-separated: none, utf8, rsv, ping,
+// close-code, drop) it serves instead a deliberately faulty echo loop of its
+// own that bypasses the package (faulty.go, a test fixture), used by
+// faulty_test.go to check that the runner catches exactly the planted bugs.
 package main
 
 import (
@@ -33,8 +38,6 @@ func main() {
 		ConnOptions: websocket.ConnOptions{ReadLimit: 64 << 20},
 		// The suite may send an Origin of its own choosing.
 		CheckOrigin: func(*http.Request) bool { return true },
-		// Sections 12 and 13: permessage-deflate with every parameter.
-		Compression: &websocket.CompressionOptions{},
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

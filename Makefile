@@ -18,6 +18,11 @@ test:
 autobahn:
 	CASES='$(CASES)' EXCLUDE='$(EXCLUDE)' ALLOW_UNIMPLEMENTED='$(ALLOW_UNIMPLEMENTED)' bash autobahn/run.sh
 
+# The original suite (Docker image crossbario/autobahn-testsuite) in both roles
+# with autobahn/config/*.json; reports in autobahn/report/docker-{server,client}/.
+autobahn-docker:
+	bash autobahn/docker.sh
+
 calibrate:
 	bash autobahn/calibrate.sh
 

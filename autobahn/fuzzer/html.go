@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"os"
 	"sort"
+	"strings"
 )
 
 // Human-readable reports: index.html with per-section totals and a row per
@@ -20,6 +21,9 @@ th{background:#eee}
 .OK{background:#8d8}.NON-STRICT{background:#ee8}.INFORMATIONAL{background:#9cf}
 .UNIMPLEMENTED{background:#ccc}.FAILED,.UNCLEAN,.WRONG-CODE,.FAILED-BY-CLIENT{background:#e88}
 pre{margin:0;white-space:pre-wrap;word-break:break-all}
+td.n{text-align:right;font-variant-numeric:tabular-nums}td.z{color:#bbb}
+td.id{white-space:nowrap}tr.total td{font-weight:bold;border-top:2px solid #888}
+.verdict{display:inline-block;padding:4px 12px;font-weight:bold;font-size:16px}
 .note{color:#555}
 </style>`
 
@@ -42,13 +46,17 @@ var indexTmpl = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYP
 <p class="note">Produced by the Go rebuild of the Autobahn|Testsuite fuzzer. A case passes when behavior is OK
 (INFORMATIONAL only for 7.1.6, 7.13.1, 7.13.2) and behaviorClose is OK or INFORMATIONAL.
 Sections 12/13 use generated stand-in datasets.</p>
+{{define "num"}}<td class="n{{if eq . 0}} z{{end}}">{{.}}</td>{{end}}
+{{define "sectionRow"}}<td class="n{{if eq .Failed 0}} z{{end}}">{{.Failed}}</td><td class="n {{if eq .Pass .Cases}}OK{{else}}FAILED{{end}}">{{.Pass}}</td>{{end}}
 {{range .Agents}}
 <h2>{{.Name}}</h2>
+<p><span class="verdict {{if eq .Total.Pass .Total.Cases}}OK{{else}}FAILED{{end}}">{{.Total.Pass}} of {{.Total.Cases}} cases pass</span></p>
 <table><tr><th>section</th><th>cases</th><th>OK</th><th>NON-STRICT</th><th>INFORMATIONAL</th><th>UNIMPLEMENTED</th><th>FAILED</th><th>pass</th></tr>
-{{range .Sections}}<tr><td>{{.Section}}</td><td>{{.Cases}}</td><td>{{.OK}}</td><td>{{.NonStrict}}</td><td>{{.Informational}}</td><td>{{.Unimplemented}}</td><td>{{.Failed}}</td><td>{{.Pass}}</td></tr>
-{{end}}</table>
+{{range .Sections}}<tr><td><a href="#{{.First}}">{{.Section}}</a></td>{{template "num" .Cases}}{{template "num" .OK}}{{template "num" .NonStrict}}{{template "num" .Informational}}{{template "num" .Unimplemented}}{{template "sectionRow" .SectionRow}}</tr>
+{{end}}{{with .Total}}<tr class="total"><td>total</td>{{template "num" .Cases}}{{template "num" .OK}}{{template "num" .NonStrict}}{{template "num" .Informational}}{{template "num" .Unimplemented}}{{template "sectionRow" .}}</tr>{{end}}
+</table>
 <table><tr><th>case</th><th>behavior</th><th>behaviorClose</th><th>close code</th><th>ms</th><th>description</th></tr>
-{{range .Rows}}<tr><td><a href="{{.HTML}}">{{.ID}}</a> <a href="{{.JSON}}">json</a></td><td class="{{cls .Behavior}}">{{.Behavior}}</td><td class="{{cls .BehaviorClose}}">{{.BehaviorClose}}</td><td>{{.Code}}</td><td>{{.Ms}}</td><td>{{.Description}}</td></tr>
+{{range .Rows}}<tr id="{{.ID}}"><td class="id"><a href="{{.HTML}}">{{.ID}}</a> <a href="{{.JSON}}">json</a></td><td class="{{cls .Behavior}}">{{.Behavior}}</td><td class="{{cls .BehaviorClose}}">{{.BehaviorClose}}</td><td class="n">{{.Code}}</td><td class="n">{{.Ms}}</td><td>{{.Description}}</td></tr>
 {{end}}</table>
 {{end}}
 </body></html>`))
@@ -82,9 +90,17 @@ type indexRow struct {
 	Ms                                                         int64
 }
 
+// sectionLink is a summary row with the id of the section's first case,
+// so the section name can link to its rows.
+type sectionLink struct {
+	SectionRow
+	First string
+}
+
 type agentPage struct {
 	Name     string
-	Sections []SectionRow
+	Sections []sectionLink
+	Total    SectionRow // sums over the sections, for the total row and the headline
 	Rows     []indexRow
 }
 
@@ -105,7 +121,24 @@ func writeIndexHTML(path string, results map[string][]*Result) error {
 			entries[r.Case.ID] = IndexEntry{Behavior: r.Behavior, BehaviorClose: r.BehaviorClose}
 		}
 		sort.Slice(page.Rows, func(i, j int) bool { return CompareIDs(page.Rows[i].ID, page.Rows[j].ID) < 0 })
-		page.Sections = Summarize(entries)
+		for _, sec := range Summarize(entries) {
+			first := ""
+			for _, row := range page.Rows { // sorted: the first match is the section's first case
+				if row.ID == sec.Section || strings.HasPrefix(row.ID, sec.Section+".") {
+					first = row.ID
+					break
+				}
+			}
+			page.Sections = append(page.Sections, sectionLink{SectionRow: sec, First: first})
+			t := &page.Total
+			t.Cases += sec.Cases
+			t.OK += sec.OK
+			t.NonStrict += sec.NonStrict
+			t.Informational += sec.Informational
+			t.Unimplemented += sec.Unimplemented
+			t.Failed += sec.Failed
+			t.Pass += sec.Pass
+		}
 		agents = append(agents, page)
 	}
 	sort.Slice(agents, func(i, j int) bool { return agents[i].Name < agents[j].Name })

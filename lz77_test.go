@@ -308,7 +308,7 @@ func checkWindowedDeflater(t testing.TB, windowBits, level int, msgs [][]byte, r
 		}
 		if reset {
 			stream.Reset()
-			fr = flate.NewReader(&stream)
+			fr.(flate.Resetter).Reset(&stream, nil)
 		}
 		stream.Write(out)
 		got = make([]byte, len(msg))
@@ -554,12 +554,15 @@ func FuzzWindowedDeflater(f *testing.F) {
 	f.Add(testRandom(600, 52), uint8(3), uint8(4), uint16(300), true)
 	f.Fuzz(func(t *testing.T, data []byte, wb, level uint8, split uint16, reset bool) {
 		// Cut data into messages of split bytes (one message if 0), with
-		// an empty message after each so that sync flushes meet.
+		// an empty message after each so that sync flushes meet. At most
+		// 32 messages keep each run fast, which the fuzzer's minimization
+		// of long inputs needs.
 		var msgs [][]byte
+		size := max(int(split), (len(data)+31)/32)
 		for len(data) > 0 {
 			n := len(data)
 			if split > 0 {
-				n = min(n, int(split))
+				n = min(n, size)
 			}
 			msgs = append(msgs, data[:n], nil)
 			data = data[n:]

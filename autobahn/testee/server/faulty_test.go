@@ -33,6 +33,14 @@ import (
 var (
 	faultySelection = []string{"1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"}
 	faultyExcluded  = []string{"9.5.1", "9.5.2", "9.5.3", "9.5.4", "9.6.1", "9.6.2", "9.6.3", "9.6.4"}
+
+	// raceExcluded is left out as well under the race detector (make test),
+	// which makes the byte loops over section 9's 4–16 MiB messages (masking,
+	// UTF-8 checks, in the runner and in the fixture) too slow for six
+	// concurrent runs; 9.1.1, 9.2.1 (64 KiB) and the round trips of 9.7/9.8
+	// still run. `go test` without -race runs the whole selection above.
+	raceExcluded = []string{"9.1.2", "9.1.3", "9.1.4", "9.1.5", "9.1.6", "9.2.2", "9.2.3", "9.2.4", "9.2.5", "9.2.6",
+		"9.3.*", "9.4.*", "9.5.*", "9.6.*"}
 )
 
 // Verdict values (CASES §1.10).
@@ -288,7 +296,12 @@ func TestUTF8Stream(t *testing.T) {
 // fixture answers in microseconds, far inside the 0.5–1 s timers the
 // verdicts depend on.
 func TestRunnerCatchesPlantedFaults(t *testing.T) {
-	sel, err := fuzzer.Select(faultySelection, faultyExcluded)
+	excluded := faultyExcluded
+	if raceDetector {
+		excluded = append(excluded, raceExcluded...)
+		t.Logf("race detector on: section 9 reduced to 9.1.1, 9.2.1, 9.7.x, 9.8.x")
+	}
+	sel, err := fuzzer.Select(faultySelection, excluded)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,8 +309,9 @@ func TestRunnerCatchesPlantedFaults(t *testing.T) {
 	for _, c := range sel {
 		inSel[c.ID] = true
 	}
-	t.Logf("%d cases (sections 1–7, 9, 10 without %s)", len(sel), strings.Join(faultyExcluded, " "))
+	t.Logf("%d cases (sections 1–7, 9, 10 without %s)", len(sel), strings.Join(excluded, " "))
 	expected := expectedMisses(sel)
+	deadline := time.Now().Add(runTimeout)
 	runs := map[string]<-chan runOutcome{}
 	for _, name := range faultNames {
 		var ff faultFlag
@@ -324,7 +338,7 @@ func TestRunnerCatchesPlantedFaults(t *testing.T) {
 					want[id] = g
 				}
 			}
-			results := waitFixtureRun(t, runs[name])
+			results := waitFixtureRun(t, runs[name], deadline)
 			if len(results) != len(sel) {
 				t.Fatalf("%d results for %d cases", len(results), len(sel))
 			}
@@ -389,11 +403,11 @@ func startFixtureRun(t *testing.T, f faults, name string, sel []*fuzzer.Case) <-
 	return done
 }
 
-// runTimeout bounds each run: the slowest (ping) takes about 30 s.
-const runTimeout = 120 * time.Second
+// runTimeout bounds all runs together; they take 30–60 s.
+const runTimeout = 4 * time.Minute
 
-// waitFixtureRun waits for a run started by startFixtureRun.
-func waitFixtureRun(t *testing.T, done <-chan runOutcome) []*fuzzer.Result {
+// waitFixtureRun waits until deadline for a run started by startFixtureRun.
+func waitFixtureRun(t *testing.T, done <-chan runOutcome, deadline time.Time) []*fuzzer.Result {
 	t.Helper()
 	select {
 	case o := <-done:
@@ -402,7 +416,7 @@ func waitFixtureRun(t *testing.T, done <-chan runOutcome) []*fuzzer.Result {
 		}
 		t.Logf("run took %s", o.took.Round(time.Millisecond))
 		return o.results
-	case <-time.After(runTimeout):
+	case <-time.After(time.Until(deadline)):
 		t.Fatalf("the run did not end within %s", runTimeout)
 		return nil
 	}

@@ -19,6 +19,10 @@ import (
 type AcceptOptions struct {
 	ConnOptions
 
+	// Compression, if set, accepts permessage-deflate (RFC 7692) when the
+	// client offers it.
+	Compression *CompressionOptions
+
 	// Subprotocols lists the subprotocols the server speaks, most preferred
 	// first. The first of them the client also offers is selected
 	// (RFC 6455 §4.2.2 item 5.4: the server picks one of the client's).
@@ -69,6 +73,17 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return nil, herr
 	}
 	subprotocol := selectSubprotocol(r.Header, opts.Subprotocols)
+	var deflate *deflateConfig
+	var extensionsHeader string
+	if opts.Compression != nil {
+		// A malformed extension header only costs the client compression:
+		// RFC 6455 §9.1 leaves unusable offers to be declined.
+		if offers, err := parseExtensions(r.Header); err == nil {
+			if cfg, resp, ok := negotiateDeflate(offers, opts.Compression); ok {
+				deflate, extensionsHeader = &cfg, resp
+			}
+		}
+	}
 
 	netConn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -87,12 +102,12 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		buffered, _ = brw.Reader.Peek(n)
 	}
 
-	resp := appendSwitchingProtocols(nil, key, subprotocol, w.Header())
+	resp := appendSwitchingProtocols(nil, key, subprotocol, extensionsHeader, w.Header())
 	if _, err := netConn.Write(resp); err != nil {
 		netConn.Close()
 		return nil, &HandshakeError{Reason: "writing the 101 response: " + err.Error()}
 	}
-	return newConn(netConn, true, buffered, subprotocol, &opts.ConnOptions), nil
+	return newConn(netConn, true, buffered, subprotocol, &opts.ConnOptions, deflate), nil
 }
 
 // checkClientHandshake applies RFC 6455 §4.2.1 to a request and returns its
@@ -186,13 +201,18 @@ func selectSubprotocol(h http.Header, supported []string) string {
 
 // appendSwitchingProtocols appends the server's handshake response
 // (RFC 6455 §4.2.2 item 5) to b, with the extra header fields from extra.
-func appendSwitchingProtocols(b []byte, key, subprotocol string, extra http.Header) []byte {
+func appendSwitchingProtocols(b []byte, key, subprotocol, extensions string, extra http.Header) []byte {
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	b = append(b, acceptKey(key)...)
 	b = append(b, "\r\n"...)
 	if subprotocol != "" {
 		b = append(b, "Sec-WebSocket-Protocol: "...)
 		b = append(b, subprotocol...)
+		b = append(b, "\r\n"...)
+	}
+	if extensions != "" {
+		b = append(b, "Sec-WebSocket-Extensions: "...)
+		b = append(b, extensions...)
 		b = append(b, "\r\n"...)
 	}
 	for name, values := range extra {

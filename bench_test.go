@@ -35,7 +35,7 @@ func replayConn(server bool, size int) *Conn {
 	h := frameHeader{fin: true, opcode: opBinary, masked: server, maskKey: 0x01020304, length: int64(size)}
 	frame := make([]byte, maxFrameHeaderSize+size)
 	n := putFrameHeader(frame, h)
-	return newConn(&replayTransport{data: frame[:n+size]}, server, nil, "", nil)
+	return newConn(&replayTransport{data: frame[:n+size]}, server, nil, "", nil, nil)
 }
 
 // readOne reads one message through Reader into buf.

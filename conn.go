@@ -119,22 +119,24 @@ type Conn struct {
 
 	// Reading. The fields below are used by one goroutine at a time: the
 	// holder of readSem.
-	readSem   chan struct{}
-	readLimit atomic.Int64
-	rbuf      []byte // bytes read from t; unread ones are rbuf[rpos:rend]
-	rpos      int
-	rend      int
-	frame     frameHeader // the data frame being read
-	frameLeft int64       // its payload bytes not yet read
-	frameKey  uint32      // its masking key, rotated to the next byte
-	inMessage bool        // a data message started and its final frame has not come
-	msgOpen   bool        // a message's bytes are being handed to the caller
-	msgType   MessageType
-	msgSize   int64 // payload bytes of the current message so far
-	utf8      utf8Validator
-	readErr   error // once set, every read returns it
-	reader    messageReader
-	ctlBuf    [maxControlPayload]byte
+	readSem    chan struct{}
+	readLimit  atomic.Int64
+	rbuf       []byte // bytes read from t; unread ones are rbuf[rpos:rend]
+	rpos       int
+	rend       int
+	frame      frameHeader // the data frame being read
+	frameLeft  int64       // its payload bytes not yet read
+	frameKey   uint32      // its masking key, rotated to the next byte
+	inMessage  bool        // a data message started and its final frame has not come
+	compressed bool        // the current message has RSV1: permessage-deflate (RFC 7692 §6)
+	msgOpen    bool        // a message's bytes are being handed to the caller
+	msgType    MessageType
+	msgSize    int64 // payload bytes of the current message so far
+	inflated   int64 // bytes the current compressed message inflated to so far
+	utf8       utf8Validator
+	readErr    error // once set, every read returns it
+	reader     messageReader
+	ctlBuf     [maxControlPayload]byte
 
 	// Writing. msgSem is held for a whole data message, frameSem for one
 	// frame: control frames only take frameSem, which is what lets them go
@@ -156,6 +158,9 @@ type Conn struct {
 	doneOnce   sync.Once
 	doneErr    error // why t was closed; set before done is closed
 
+	// deflate is permessage-deflate's state, nil unless it was negotiated.
+	deflate *deflateState
+
 	// Pings.
 	pingMu      sync.Mutex
 	pingCounter uint64
@@ -165,7 +170,7 @@ type Conn struct {
 
 // newConn builds a Conn over t once the opening handshake is done.
 // buffered holds bytes already read from t past the handshake.
-func newConn(t transport, isServer bool, buffered []byte, subprotocol string, opts *ConnOptions) *Conn {
+func newConn(t transport, isServer bool, buffered []byte, subprotocol string, opts *ConnOptions, deflate *deflateConfig) *Conn {
 	if opts == nil {
 		opts = &ConnOptions{}
 	}
@@ -196,6 +201,10 @@ func newConn(t transport, isServer bool, buffered []byte, subprotocol string, op
 	c.SetReadLimit(opts.ReadLimit)
 	c.reader.c = c
 	c.writer.c = c
+	if deflate != nil {
+		c.deflate = newDeflateState(*deflate)
+		c.deflate.in.c = c
+	}
 	if opts.PingInterval > 0 {
 		c.startKeepalive(opts.PingInterval, opts.PongTimeout)
 	}

@@ -27,6 +27,13 @@ type rawPeer struct {
 // peer on the other end.
 func newPair(t *testing.T, server bool, opts *ConnOptions) (*Conn, *rawPeer) {
 	t.Helper()
+	return newPairDeflate(t, server, opts, nil)
+}
+
+// newPairDeflate is newPair for a Conn that agreed on permessage-deflate
+// with the given settings.
+func newPairDeflate(t *testing.T, server bool, opts *ConnOptions, deflate *deflateConfig) (*Conn, *rawPeer) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +55,7 @@ func newPair(t *testing.T, server bool, opts *ConnOptions) (*Conn, *rawPeer) {
 	if opts == nil {
 		opts = &ConnOptions{CloseTimeout: 2 * time.Second}
 	}
-	c := newConn(accepted, server, nil, "", opts)
+	c := newConn(accepted, server, nil, "", opts, deflate)
 	p := &rawPeer{t: t, conn: other, br: bufio.NewReader(other), client: server}
 	// Nothing a test does should take long; a stuck test fails instead of
 	// hanging.

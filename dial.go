@@ -32,6 +32,10 @@ type DialOptions struct {
 	// itself cannot be given here.
 	Header http.Header
 
+	// Compression, if set, offers permessage-deflate (RFC 7692); the
+	// connection uses it if the server accepts.
+	Compression *CompressionOptions
+
 	// Subprotocols are offered to the server, most preferred first
 	// (RFC 6455 §4.1 item 10).
 	Subprotocols []string
@@ -280,7 +284,7 @@ func clientHandshake(conn net.Conn, u *url.URL, opts *DialOptions) (*Conn, *http
 	if err != nil {
 		return nil, nil, fmt.Errorf("websocket: reading the handshake response: %w", err)
 	}
-	subprotocol, herr := checkServerHandshake(resp, key, opts.Subprotocols)
+	subprotocol, deflate, herr := checkServerHandshake(resp, key, opts.Subprotocols, opts.Compression)
 	if herr != nil {
 		// Keep a bounded part of the body: enough to show the server's
 		// explanation, never an unbounded read.
@@ -295,7 +299,7 @@ func clientHandshake(conn net.Conn, u *url.URL, opts *DialOptions) (*Conn, *http
 	if n := br.Buffered(); n > 0 {
 		buffered, _ = br.Peek(n)
 	}
-	return newConn(conn, false, buffered, subprotocol, &opts.ConnOptions), resp, nil
+	return newConn(conn, false, buffered, subprotocol, &opts.ConnOptions, deflate), resp, nil
 }
 
 // appendClientRequest appends the handshake request (RFC 6455 §4.1 items
@@ -317,6 +321,11 @@ func appendClientRequest(b []byte, u *url.URL, key string, opts *DialOptions) []
 		b = append(b, strings.Join(opts.Subprotocols, ", ")...)
 		b = append(b, "\r\n"...)
 	}
+	if opts.Compression != nil {
+		b = append(b, "Sec-WebSocket-Extensions: "...)
+		b = append(b, deflateOffer(opts.Compression).String()...)
+		b = append(b, "\r\n"...)
+	}
 	for name, values := range opts.Header {
 		if http.CanonicalHeaderKey(name) == "Host" {
 			continue
@@ -332,10 +341,11 @@ func appendClientRequest(b []byte, u *url.URL, key string, opts *DialOptions) []
 }
 
 // checkServerHandshake applies RFC 6455 §4.1's checks on the server's
-// response and returns the selected subprotocol.
-func checkServerHandshake(resp *http.Response, key string, offered []string) (string, *HandshakeError) {
-	fail := func(reason string) (string, *HandshakeError) {
-		return "", &HandshakeError{Status: resp.StatusCode, Reason: reason}
+// response and returns the selected subprotocol and, if the server accepted
+// permessage-deflate, what was agreed.
+func checkServerHandshake(resp *http.Response, key string, offered []string, compression *CompressionOptions) (string, *deflateConfig, *HandshakeError) {
+	fail := func(reason string) (string, *deflateConfig, *HandshakeError) {
+		return "", nil, &HandshakeError{Status: resp.StatusCode, Reason: reason}
 	}
 	// §4.1 item 1 (of the checks): "If the status code received from the
 	// server is not 101, the client handles the response per HTTP
@@ -357,19 +367,33 @@ func checkServerHandshake(resp *http.Response, key string, offered []string) (st
 	// Item 5: "If the response includes a |Sec-WebSocket-Extensions| header
 	// field and this header field indicates the use of an extension that was
 	// not present in the client's handshake ..., the client MUST _Fail the
-	// WebSocket Connection_." This client offers none.
-	if exts := headerTokens(resp.Header, "Sec-WebSocket-Extensions"); len(exts) > 0 {
-		return fail("server selected extension " + exts[0] + ", which was not offered")
+	// WebSocket Connection_."
+	exts, err := parseExtensions(resp.Header)
+	if err != nil {
+		return fail(err.Error())
+	}
+	var deflate *deflateConfig
+	if len(exts) > 0 {
+		if compression == nil {
+			return fail("server selected extension " + exts[0].name + ", which was not offered")
+		}
+		cfg, ok, err := acceptDeflateResponse(exts, compression)
+		if err != nil {
+			return fail(err.Error())
+		}
+		if ok {
+			deflate = &cfg
+		}
 	}
 	// Item 6: the same for a subprotocol; and at most one may be chosen.
 	protocols := resp.Header.Values("Sec-WebSocket-Protocol")
 	switch {
 	case len(protocols) == 0:
-		return "", nil
+		return "", deflate, nil
 	case len(protocols) > 1 || strings.Contains(protocols[0], ","):
 		return fail("server selected more than one subprotocol")
 	case !slices.Contains(offered, protocols[0]):
 		return fail("server selected subprotocol " + protocols[0] + ", which was not offered")
 	}
-	return protocols[0], nil
+	return protocols[0], deflate, nil
 }

@@ -65,7 +65,7 @@ func FuzzReadFrames(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		tr := &scriptedTransport{in: bytes.NewReader(stream)}
-		c := newConn(tr, true, nil, "", &ConnOptions{ReadLimit: 1 << 17})
+		c := newConn(tr, true, nil, "", &ConnOptions{ReadLimit: 1 << 17}, nil)
 		for i := 0; ; i++ {
 			typ, msg, err := c.Read(bg)
 			if err != nil {

@@ -256,7 +256,7 @@ func TestCheckServerHandshake(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := good()
 			tt.edit(resp)
-			prot, herr := checkServerHandshake(resp, key, tt.offered)
+			prot, _, herr := checkServerHandshake(resp, key, tt.offered, nil)
 			if tt.wantErr == "" {
 				if herr != nil || prot != tt.wantProt {
 					t.Errorf("got %q, %v; want %q", prot, herr, tt.wantProt)
@@ -488,7 +488,7 @@ func FuzzServerHandshake(f *testing.F) {
 		if !validKey(key) {
 			t.Fatalf("accepted key %q", key)
 		}
-		resp := appendSwitchingProtocols(nil, key, selectSubprotocol(r.Header, []string{"chat"}), nil)
+		resp := appendSwitchingProtocols(nil, key, selectSubprotocol(r.Header, []string{"chat"}), "", nil)
 		if _, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(resp))), nil); err != nil {
 			t.Fatalf("response does not parse: %v", err)
 		}

@@ -7,7 +7,6 @@
 package websocket
 
 import (
-	"bytes"
 	"context"
 	"io"
 )
@@ -26,16 +25,32 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	// An unfragmented frame tells its whole size up front: one allocation
-	// of the right size. A fragmented message grows as it comes.
-	var buf bytes.Buffer
-	if c.frame.fin {
-		buf.Grow(int(c.frameLeft))
+	// An unfragmented, uncompressed frame tells its whole size up front:
+	// one allocation of the right size. Otherwise the buffer grows as the
+	// message comes, never past the read limit, so a message that inflates
+	// beyond the limit is stopped before the memory is taken.
+	var buf []byte
+	if c.frame.fin && !c.compressed {
+		buf = make([]byte, 0, c.frameLeft)
 	}
-	if _, err := buf.ReadFrom(r); err != nil {
-		return 0, nil, err
+	limit := c.readLimit.Load()
+	for {
+		if len(buf) == cap(buf) {
+			size := max(2*cap(buf), 512)
+			if limit > 0 {
+				size = int(min(int64(size), limit+1))
+			}
+			buf = append(make([]byte, 0, max(size, len(buf)+1)), buf...)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return typ, buf, nil
+		}
+		if err != nil {
+			return 0, nil, err
+		}
 	}
-	return typ, buf.Bytes(), nil
 }
 
 // Reader waits for the next data message and returns its type and an
@@ -68,6 +83,10 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	}
 	c.msgOpen = true
 	c.reader.ctx = ctx
+	if c.compressed {
+		c.inflated = 0
+		c.deflate.in.start()
+	}
 	return c.msgType, &c.reader, nil
 }
 
@@ -92,6 +111,9 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	}
 	stop := c.watch(r.ctx)
 	defer stop()
+	if c.compressed {
+		return c.readInflated(p)
+	}
 
 	// Frames with an empty payload, even non-final ones, are legal
 	// (RFC 6455 §5.4 example: "a fragmented message with zero-length
@@ -118,6 +140,34 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// readInflated is messageReader.Read for a compressed message: the bytes
+// come out of the inflater, and the read limit applies to them, checked as
+// they come (RFC 7692 §8.1: a small message can inflate to a huge one).
+func (c *Conn) readInflated(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, err := c.deflate.in.read(p)
+	c.inflated += int64(n)
+	if limit := c.readLimit.Load(); limit > 0 && c.inflated > limit {
+		return 0, c.readFailed(messageTooBigError(limit))
+	}
+	if c.msgType == MessageText && !c.utf8.write(p[:n]) {
+		return 0, c.readFailed(invalidUTF8Error("text message"))
+	}
+	switch {
+	case err == io.EOF:
+		c.msgOpen = false
+		if c.msgType == MessageText && !c.utf8.complete() {
+			return 0, c.readFailed(invalidUTF8Error("text message ends inside a character"))
+		}
+		return n, io.EOF
+	case err != nil:
+		return 0, c.readFailed(err)
+	}
+	return n, nil
+}
+
 // checkText validates the next payload bytes of a text message, and at its
 // very end that it did not stop inside a character (RFC 6455 §8.1).
 func (c *Conn) checkText(p []byte) error {
@@ -133,8 +183,22 @@ func (c *Conn) checkText(p []byte) error {
 	return nil
 }
 
-// discardMessage skips what is left of the current message.
+// discardMessage skips what is left of the current message. A compressed
+// message is still inflated when the window carries over to the next one:
+// skipping it would leave a hole in the history later messages refer to.
 func (c *Conn) discardMessage() error {
+	if c.compressed {
+		if c.deflate.in.takeover {
+			var scratch [512]byte
+			for c.msgOpen {
+				if _, err := c.readInflated(scratch[:]); err != nil && err != io.EOF {
+					return err
+				}
+			}
+			return nil
+		}
+		c.deflate.in.finish()
+	}
 	for {
 		for c.frameLeft > 0 {
 			if c.rpos == c.rend {
@@ -165,6 +229,9 @@ func (c *Conn) nextDataFrame() error {
 			return err
 		}
 		rules := frameRules{wantMasked: c.isServer, inMessage: c.inMessage}
+		if c.deflate != nil {
+			rules.dataRSV = rsv1Bit // RFC 7692 §6: RSV1 marks a compressed message
+		}
 		if err := checkFrameHeader(h, rules); err != nil {
 			return err
 		}
@@ -177,6 +244,7 @@ func (c *Conn) nextDataFrame() error {
 
 		if h.opcode != opContinuation {
 			c.msgType = MessageType(h.opcode)
+			c.compressed = h.rsv&rsv1Bit != 0
 			c.msgSize = 0
 			c.utf8.reset()
 		}
@@ -191,7 +259,7 @@ func (c *Conn) nextDataFrame() error {
 		c.frameLeft = h.length
 		c.frameKey = h.maskKey
 		c.inMessage = !h.fin
-		if h.length == 0 {
+		if h.length == 0 && !c.compressed {
 			// An empty final frame can still end a text message inside a
 			// character.
 			if err := c.checkText(nil); err != nil {

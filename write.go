@@ -24,14 +24,37 @@ var errCloseSent = errors.New("websocket: close frame already sent")
 // If ctx ends while Write is blocked on the network, the connection is
 // closed; while it waits for another writer, Write just returns.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
+	return c.writeMessage(ctx, typ, p, true)
+}
+
+// WriteUncompressed is Write for a message that must not be compressed even
+// when permessage-deflate is in use: data that is compressed already, such
+// as images, would only cost CPU.
+func (c *Conn) WriteUncompressed(ctx context.Context, typ MessageType, p []byte) error {
+	return c.writeMessage(ctx, typ, p, false)
+}
+
+func (c *Conn) writeMessage(ctx context.Context, typ MessageType, p []byte, compress bool) error {
 	if typ != MessageText && typ != MessageBinary {
 		return errors.New("websocket: Write needs MessageText or MessageBinary")
 	}
 	if err := c.acquire(ctx, c.msgSem); err != nil {
 		return err
 	}
+	if c.deflate != nil && compress && len(p) >= c.deflate.cfg.threshold {
+		// A compressed message goes through the message writer: it is
+		// compressed a buffer at a time, so no buffer the size of the
+		// whole message is needed. Close releases msgSem.
+		w := c.startMessage(ctx, typ, true)
+		if _, err := w.Write(p); err != nil {
+			w.open = false
+			release(c.msgSem)
+			return err
+		}
+		return w.Close()
+	}
 	defer release(c.msgSem)
-	return c.writeFrame(ctx, true, opcode(typ), p)
+	return c.writeFrame(ctx, true, 0, opcode(typ), p)
 }
 
 // Writer returns a writer for one data message of type typ. What is written
@@ -45,11 +68,18 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if err := c.acquire(ctx, c.msgSem); err != nil {
 		return nil, err
 	}
-	c.writer.ctx = ctx
-	c.writer.op = opcode(typ)
-	c.writer.n = 0
-	c.writer.open = true
-	return &c.writer, nil
+	return c.startMessage(ctx, typ, c.deflate != nil), nil
+}
+
+// startMessage readies the message writer; the caller holds msgSem.
+func (c *Conn) startMessage(ctx context.Context, typ MessageType, compress bool) *messageWriter {
+	w := &c.writer
+	w.ctx = ctx
+	w.op = opcode(typ)
+	w.n = 0
+	w.open = true
+	w.compress = compress
+	return w
 }
 
 // messageWriter is the io.WriteCloser Writer returns: one per Conn, reused,
@@ -61,6 +91,10 @@ type messageWriter struct {
 	op   opcode // of the next frame: the message type, then continuation
 	n    int    // payload bytes in the buffer
 	open bool
+	// compress is whether the message is compressed: asked for when the
+	// message starts, settled by its first frame (a message that ends
+	// below the threshold before that goes out uncompressed).
+	compress bool
 }
 
 var errWriterClosed = errors.New("websocket: write to a closed message writer")
@@ -74,12 +108,19 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		room := c.wbuf[maxFrameHeaderSize+w.n:]
 		// A write larger than the whole buffer goes out as a fragment of
-		// its own, without being copied first.
+		// its own, without being copied first. When compressing, it goes a
+		// buffer's worth at a time, so the compressed copy stays small too.
 		if w.n == 0 && len(p) >= len(room) {
-			if err := w.flush(false, p); err != nil {
+			chunk := p
+			if w.compress {
+				chunk = p[:len(room)]
+			}
+			if err := w.flush(false, chunk); err != nil {
 				return written, err
 			}
-			return written + len(p), nil
+			written += len(chunk)
+			p = p[len(chunk):]
+			continue
 		}
 		k := copy(room, p)
 		w.n += k
@@ -112,7 +153,18 @@ func (w *messageWriter) flush(fin bool, p []byte) error {
 	if p == nil {
 		p = c.wbuf[maxFrameHeaderSize : maxFrameHeaderSize+w.n]
 	}
-	err := c.writeFrame(w.ctx, fin, w.op, p)
+	var rsv byte
+	if w.op != opContinuation && w.compress && fin && len(p) < c.deflate.cfg.threshold {
+		w.compress = false
+	}
+	if w.compress {
+		// RFC 7692 §6: RSV1 on the first frame only.
+		if w.op != opContinuation {
+			rsv = rsv1Bit
+		}
+		p = c.deflate.compressChunk(p, fin)
+	}
+	err := c.writeFrame(w.ctx, fin, rsv, w.op, p)
 	w.op = opContinuation
 	w.n = 0
 	return err
@@ -121,7 +173,7 @@ func (w *messageWriter) flush(fin bool, p []byte) error {
 // writeFrame sends one frame, masked on a client, in one system call when
 // it fits the buffer. The header is written into the room just in front of
 // the payload, so header and payload leave together.
-func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, payload []byte) error {
+func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, payload []byte) error {
 	if err := c.acquire(ctx, c.frameSem); err != nil {
 		return err
 	}
@@ -135,7 +187,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op opcode, payload []by
 	stop := c.watch(ctx)
 	defer stop()
 
-	h := frameHeader{fin: fin, opcode: op, masked: !c.isServer, length: int64(len(payload))}
+	h := frameHeader{fin: fin, rsv: rsv, opcode: op, masked: !c.isServer, length: int64(len(payload))}
 	if h.masked {
 		key, err := c.maskKeys.next()
 		if err != nil {

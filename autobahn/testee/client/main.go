@@ -59,6 +59,7 @@ func runCase(u string) {
 	ctx := context.Background()
 	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{
 		ConnOptions: websocket.ConnOptions{ReadLimit: 64 << 20},
+		Compression: &websocket.CompressionOptions{},
 	})
 	if err != nil {
 		log.Printf("%s: %v", u, err)

@@ -38,6 +38,8 @@ func main() {
 		ConnOptions: websocket.ConnOptions{ReadLimit: 64 << 20},
 		// The suite may send an Origin of its own choosing.
 		CheckOrigin: func(*http.Request) bool { return true },
+		// Sections 12 and 13: permessage-deflate with every parameter.
+		Compression: &websocket.CompressionOptions{},
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -1,0 +1,249 @@
+// The permessage-deflate data path: compressing what is sent, inflating
+// what arrives.
+//
+// RFC 7692 §6 (RSV1 marks a compressed message; control frames are never
+// compressed), §7.2.1 (compressing: DEFLATE, sync flush, strip 00 00 ff ff),
+// §7.2.2 (decompressing: append 00 00 ff ff, inflate), §7.1.1 (context
+// takeover: the LZ77 window carries over from message to message unless
+// no_context_takeover was agreed). Negotiation is in extensions.go.
+
+package websocket
+
+import (
+	"compress/flate"
+	"io"
+	"math/bits"
+	"sync"
+)
+
+// deflateTail is what a sync flush ends with (RFC 7692 §7.2.1): the
+// sender strips it from every message, the receiver puts it back.
+var deflateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
+
+// inflateTail is appended to a compressed message before inflating: the
+// sync flush tail, then an empty final stored block (RFC 1951 §3.2.4) so
+// that the flate reader ends with io.EOF at the end of the message instead
+// of asking for the next message's bytes.
+var inflateTail = [9]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+// deflateState is a connection's share of permessage-deflate.
+type deflateState struct {
+	cfg deflateConfig
+
+	// Sending. comp is kept between messages only with context takeover;
+	// without it, a compressor is borrowed from a pool for each message,
+	// so an idle connection holds none.
+	comp compressor
+	zbuf []byte // the compressed bytes of the chunk being sent
+
+	in inflater
+}
+
+func newDeflateState(cfg deflateConfig) *deflateState {
+	d := &deflateState{cfg: cfg}
+	d.in.takeover = cfg.receiveTakeover
+	d.in.window = 1 << cfg.receiveWindowBits
+	return d
+}
+
+// compressChunk compresses p, the next part of a message, and returns the
+// bytes to send: the DEFLATE data up to a sync flush, without its tail if p
+// ends the message.
+func (d *deflateState) compressChunk(p []byte, final bool) []byte {
+	if d.comp == nil {
+		d.comp = getCompressor(d.cfg.sendWindowBits, d.cfg.level)
+	}
+	d.zbuf = d.comp.compress(d.zbuf[:0], p)
+	if final {
+		// RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff
+		// 0xff) from the tail end."
+		d.zbuf = d.zbuf[:len(d.zbuf)-len(deflateTail)]
+		if !d.cfg.sendTakeover {
+			// RFC 7692 §7.1.1.1: without context takeover every message
+			// starts with an empty window.
+			putCompressor(d.comp, d.cfg.sendWindowBits, d.cfg.level)
+			d.comp = nil
+		}
+	}
+	return d.zbuf
+}
+
+// compressor turns messages into DEFLATE data (RFC 1951) whose
+// back-references stay within the negotiated window.
+type compressor interface {
+	// compress appends p, compressed, to dst, ending with a sync flush
+	// (an empty stored block: ... 00 00 ff ff). What it keeps of p for
+	// later calls is the context takeover.
+	compress(dst, p []byte) []byte
+	// reset forgets everything compressed so far.
+	reset()
+}
+
+// Compressors without context takeover go back to a pool after each
+// message, one pool per window size and level.
+var compressorPools [16][10]sync.Pool
+
+func getCompressor(windowBits, level int) compressor {
+	if c, ok := compressorPools[windowBits][level].Get().(compressor); ok {
+		return c
+	}
+	return newWindowCompressor(windowBits, level)
+}
+
+func putCompressor(c compressor, windowBits, level int) {
+	c.reset()
+	compressorPools[windowBits][level].Put(c)
+}
+
+// flateReaders is the pool of inflaters: about 40 KiB each, needed only
+// while a compressed message is being read.
+var flateReaders sync.Pool
+
+// inflater decompresses the messages of one connection. It is also the
+// io.Reader (and io.ByteReader, so flate does not wrap it in a bufio.Reader
+// of its own) that feeds the flate reader the message's payload, frame
+// after frame, followed by inflateTail.
+type inflater struct {
+	c        *Conn
+	takeover bool
+	window   int
+	// history ends with the last window bytes of earlier compressed
+	// messages: all a takeover connection must keep between messages,
+	// since the flate reader itself goes back to the pool. It has room for
+	// two windows, so that the bytes are moved down once per window of
+	// output rather than on every read.
+	history []byte
+
+	fr      io.ReadCloser // while a message is being read
+	tailPos int           // bytes of inflateTail handed over
+	srcErr  error         // the connection's error, which flate may wrap
+}
+
+// start prepares for a compressed message whose first frame is current.
+func (z *inflater) start() {
+	z.tailPos = 0
+	z.srcErr = nil
+	if fr, ok := flateReaders.Get().(io.ReadCloser); ok {
+		z.fr = fr
+		// Reset with the history as dictionary: the new message may refer
+		// back into the previous ones (RFC 7692 §7.1.1).
+		z.fr.(flate.Resetter).Reset(z, z.dict())
+	} else {
+		z.fr = flate.NewReaderDict(z, z.dict())
+	}
+}
+
+// read inflates the next bytes of the message into p.
+func (z *inflater) read(p []byte) (int, error) {
+	n, err := z.fr.Read(p)
+	if z.takeover && n > 0 {
+		z.remember(p[:n])
+	}
+	if err == io.EOF {
+		z.finish()
+	} else if err != nil {
+		if z.srcErr != nil {
+			err = z.srcErr
+		} else {
+			err = protocolErrorf("invalid compressed data: %v", err)
+		}
+	}
+	return n, err
+}
+
+// finish gives the flate reader back once the message is over.
+func (z *inflater) finish() {
+	if z.fr != nil {
+		flateReaders.Put(z.fr)
+		z.fr = nil
+	}
+}
+
+// dict returns the window the next message may refer back into.
+func (z *inflater) dict() []byte {
+	return z.history[max(0, len(z.history)-z.window):]
+}
+
+// remember appends inflated bytes to the history.
+func (z *inflater) remember(out []byte) {
+	if z.history == nil {
+		z.history = make([]byte, 0, 2*z.window)
+	}
+	if len(out) >= z.window {
+		z.history = append(z.history[:0], out[len(out)-z.window:]...)
+		return
+	}
+	if len(z.history)+len(out) > cap(z.history) {
+		// Full: keep the last window only, which leaves room for out.
+		z.history = append(z.history[:0], z.dict()...)
+	}
+	z.history = append(z.history, out...)
+}
+
+// Read hands the flate reader the compressed payload: the current frame's
+// bytes, then those of the continuation frames (control frames between them
+// are handled on the way), then inflateTail.
+func (z *inflater) Read(p []byte) (int, error) {
+	c := z.c
+	for c.frameLeft == 0 {
+		if !c.inMessage {
+			if z.tailPos == len(inflateTail) {
+				return 0, io.EOF
+			}
+			n := copy(p, inflateTail[z.tailPos:])
+			z.tailPos += n
+			return n, nil
+		}
+		if err := c.nextDataFrame(); err != nil {
+			z.srcErr = err
+			return 0, err
+		}
+	}
+	if int64(len(p)) > c.frameLeft {
+		p = p[:c.frameLeft]
+	}
+	n, err := c.readPayload(p)
+	if err != nil {
+		z.srcErr = err
+	}
+	return n, err
+}
+
+// ReadByte is Read for one byte, with a fast path for a byte already in the
+// connection's buffer: flate reads most of its input this way.
+func (z *inflater) ReadByte() (byte, error) {
+	c := z.c
+	if c.frameLeft > 0 && c.rpos < c.rend {
+		b := c.rbuf[c.rpos]
+		if c.frame.masked {
+			b ^= byte(c.frameKey)
+			c.frameKey = bits.RotateLeft32(c.frameKey, -8)
+		}
+		c.rpos++
+		c.frameLeft--
+		return b, nil
+	}
+	var one [1]byte
+	for {
+		n, err := z.Read(one[:])
+		if n == 1 {
+			return one[0], nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// windowCompressor is the LZ77 compressor of lz77.go. compress/flate's
+// cannot be used: its window is always 32 KiB, while RFC 7692 §7.1.2 lets
+// the peer ask for as little as 256 bytes; and at its fastest level it
+// forgets its history at each flush for messages under 128 bytes, which
+// undoes context takeover for the small messages that gain most from it.
+type windowCompressor struct{ *windowedDeflater }
+
+func newWindowCompressor(windowBits, level int) compressor {
+	return windowCompressor{newWindowedDeflater(windowBits, level)}
+}
+
+func (w windowCompressor) compress(dst, p []byte) []byte { return w.compressMessage(dst, p) }

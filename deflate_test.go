@@ -1,0 +1,327 @@
+package websocket
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// deflateRaw compresses p as a permessage-deflate sender would: DEFLATE,
+// sync flush, tail stripped (RFC 7692 §7.2.1).
+func deflateRaw(t testing.TB, p []byte) []byte {
+	var b bytes.Buffer
+	fw, _ := flate.NewWriter(&b, flate.BestSpeed)
+	fw.Write(p)
+	fw.Flush()
+	out := b.Bytes()
+	if !bytes.HasSuffix(out, deflateTail[:]) {
+		t.Fatalf("flush did not end with the sync tail")
+	}
+	return out[:len(out)-4]
+}
+
+// inflateRaw is the receiver's side, for checking what a Conn sent.
+func inflateRaw(t testing.TB, p []byte) []byte {
+	out, err := io.ReadAll(flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader(inflateTail[:]))))
+	if err != nil {
+		t.Fatalf("inflate: %v", err)
+	}
+	return out
+}
+
+var fullDeflate = deflateConfig{level: 1, sendWindowBits: 15, sendTakeover: true, receiveWindowBits: 15, receiveTakeover: true}
+
+// RFC 7692 §7.2.3.1's example: "Hello" compressed, in one frame and split
+// over two; and an uncompressed message, which stays legal.
+func TestReadCompressedMessages(t *testing.T) {
+	hello := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
+	c, p := newPairDeflate(t, true, nil, &fullDeflate)
+	p.send(
+		p.frame(true, rsv1Bit, opText, hello),
+		p.frame(false, rsv1Bit, opText, hello[:3]),
+		p.frame(true, 0, opPing, []byte("between")),
+		p.frame(true, 0, opContinuation, hello[3:]),
+		p.frame(true, 0, opText, []byte("plain")),
+	)
+	for _, want := range []string{"Hello", "Hello", "plain"} {
+		_, msg, err := c.Read(bg)
+		if err != nil || string(msg) != want {
+			t.Fatalf("Read = %q, %v; want %q", msg, err, want)
+		}
+	}
+}
+
+// With context takeover, a message may refer back into the one before it
+// (RFC 7692 §7.2.3.2's example is two "Hello"s, the second a reference).
+func TestReadCompressedWithTakeover(t *testing.T) {
+	c, p := newPairDeflate(t, true, nil, &fullDeflate)
+	p.send(
+		p.frame(true, rsv1Bit, opText, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}),
+		p.frame(true, rsv1Bit, opText, []byte{0xf2, 0x00, 0x11, 0x00, 0x00}),
+	)
+	for i := 0; i < 2; i++ {
+		if _, msg, err := c.Read(bg); err != nil || string(msg) != "Hello" {
+			t.Fatalf("message %d = %q, %v", i, msg, err)
+		}
+	}
+}
+
+func TestCompressedRuleViolations(t *testing.T) {
+	hello := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
+	tests := []struct {
+		name    string
+		deflate *deflateConfig
+		frames  func(p *rawPeer) [][]byte
+		code    StatusCode
+		err     error
+	}{
+		{"RSV1 without deflate", nil, func(p *rawPeer) [][]byte {
+			return [][]byte{p.frame(true, rsv1Bit, opText, hello)}
+		}, StatusProtocolError, ErrProtocol},
+		{"RSV1 on a continuation", &fullDeflate, func(p *rawPeer) [][]byte {
+			return [][]byte{p.frame(false, rsv1Bit, opText, hello[:3]), p.frame(true, rsv1Bit, opContinuation, hello[3:])}
+		}, StatusProtocolError, ErrProtocol},
+		{"RSV1 on a ping", &fullDeflate, func(p *rawPeer) [][]byte {
+			return [][]byte{p.frame(true, rsv1Bit, opPing, nil)}
+		}, StatusProtocolError, ErrProtocol},
+		{"RSV2 with deflate", &fullDeflate, func(p *rawPeer) [][]byte {
+			return [][]byte{p.frame(true, rsv2Bit, opText, []byte("x"))}
+		}, StatusProtocolError, ErrProtocol},
+		{"not DEFLATE data", &fullDeflate, func(p *rawPeer) [][]byte {
+			return [][]byte{p.frame(true, rsv1Bit, opBinary, []byte{0xff, 0xff, 0xff})}
+		}, StatusProtocolError, ErrProtocol},
+		{"invalid UTF-8 inside", &fullDeflate, func(p *rawPeer) [][]byte {
+			return [][]byte{p.frame(true, rsv1Bit, opText, deflateRaw(t, []byte("ok\xff")))}
+		}, StatusInvalidFramePayloadData, ErrInvalidUTF8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, p := newPairDeflate(t, true, nil, tt.deflate)
+			p.send(tt.frames(p)...)
+			readErr := readAsync(c)
+			p.expectClose(tt.code)
+			p.answerClose(tt.code)
+			if err := <-readErr; !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+		})
+	}
+}
+
+// A deflate bomb: a few kilobytes that inflate to 64 MiB. The read limit
+// applies to the inflated size and stops it early, without the memory.
+func TestDeflateBomb(t *testing.T) {
+	bomb := deflateRaw(t, make([]byte, 64<<20))
+	t.Logf("bomb: %d bytes on the wire, 64 MiB inflated", len(bomb))
+	const limit = 1 << 20
+	c, p := newPairDeflate(t, true, &ConnOptions{ReadLimit: limit, CloseTimeout: 2e9}, &fullDeflate)
+	go p.send(p.frame(true, rsv1Bit, opBinary, bomb))
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	readErr := readAsync(c)
+	p.expectClose(StatusMessageTooBig)
+	p.answerClose(StatusMessageTooBig)
+	err := <-readErr
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrMessageTooBig) {
+		t.Fatalf("err = %v, want ErrMessageTooBig", err)
+	}
+	// Read's buffer never grows past the limit (plus one byte to see it is
+	// crossed); everything else is small.
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4*limit {
+		t.Errorf("reading allocated %d bytes for a %d-byte limit", grew, limit)
+	}
+}
+
+// What a Conn sends compressed: RSV1 on the first frame only, the tail
+// stripped, and small or opted-out messages left alone.
+func TestWriteCompressed(t *testing.T) {
+	cfg := fullDeflate
+	cfg.threshold = 16
+	c, p := newPairDeflate(t, true, &ConnOptions{WriteBufferSize: 1024}, &cfg)
+	text := []byte(strings.Repeat("compressible text ", 500)) // 9000 bytes
+	go func() {
+		c.Write(bg, MessageText, text)
+		c.Write(bg, MessageText, []byte("tiny"))
+		c.WriteUncompressed(bg, MessageBinary, text)
+	}()
+	p.client = true // a client Conn's peer: expects unmasked frames
+
+	h, payload := p.next()
+	if h.rsv != rsv1Bit || h.opcode != opText {
+		t.Fatalf("first frame: rsv %#x opcode %v", h.rsv, h.opcode)
+	}
+	wire := append([]byte(nil), payload...)
+	for !h.fin {
+		h, payload = p.next()
+		if h.rsv != 0 || h.opcode != opContinuation {
+			t.Fatalf("continuation: rsv %#x opcode %v", h.rsv, h.opcode)
+		}
+		wire = append(wire, payload...)
+	}
+	if got := inflateRaw(t, wire); !bytes.Equal(got, text) {
+		t.Fatalf("inflated %d bytes, want the %d sent", len(got), len(text))
+	}
+	if len(wire) > len(text)/4 {
+		t.Errorf("%d bytes compressed to %d", len(text), len(wire))
+	}
+	if h, payload := p.next(); h.rsv != 0 || string(payload) != "tiny" {
+		t.Errorf("below the threshold: rsv %#x %q", h.rsv, payload)
+	}
+	if h, payload := p.next(); h.rsv != 0 || !bytes.Equal(payload, text) {
+		t.Errorf("WriteUncompressed: rsv %#x, %d bytes", h.rsv, len(payload))
+	}
+}
+
+// With context takeover the same message costs almost nothing the second
+// time; without it, the same every time.
+func TestWriteContextTakeover(t *testing.T) {
+	msg := []byte(`{"user":"ada","text":"the same JSON message, sent twice over","room":"lobby"}`)
+	for _, takeover := range []bool{true, false} {
+		cfg := fullDeflate
+		cfg.sendTakeover = takeover
+		c, p := newPairDeflate(t, true, nil, &cfg)
+		go func() {
+			c.Write(bg, MessageText, msg)
+			c.Write(bg, MessageText, msg)
+		}()
+		p.client = true
+		_, first := p.next()
+		_, second := p.next()
+		if takeover && len(second) >= len(first)/2 {
+			t.Errorf("takeover: %d then %d bytes, want the second much smaller", len(first), len(second))
+		}
+		if !takeover && len(second) != len(first) {
+			t.Errorf("no takeover: %d then %d bytes, want the same", len(first), len(second))
+		}
+	}
+}
+
+// Every combination of parameters, through Accept and Dial: both sides
+// must agree, and every message must come back intact.
+func TestDeflateRoundTrips(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	messages := [][]byte{
+		nil,
+		[]byte("a"),
+		[]byte(strings.Repeat("κόσμε ", 3000)),
+		[]byte(strings.Repeat(`{"id":1,"name":"x"},`, 4000)), // 80 KB: larger than a 32 KiB window
+	}
+	random := make([]byte, 100<<10)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	messages = append(messages, random)
+
+	type side struct{ server, client CompressionOptions }
+	var cases []side
+	for _, bits := range []int{8, 9, 12, 15} {
+		cases = append(cases,
+			side{CompressionOptions{ServerMaxWindowBits: bits}, CompressionOptions{}},
+			side{CompressionOptions{}, CompressionOptions{ServerMaxWindowBits: bits, ClientMaxWindowBits: bits}},
+		)
+	}
+	cases = append(cases,
+		side{CompressionOptions{ServerNoContextTakeover: true, ClientNoContextTakeover: true}, CompressionOptions{}},
+		side{CompressionOptions{}, CompressionOptions{ServerNoContextTakeover: true, ClientNoContextTakeover: true, Level: 9}},
+		side{CompressionOptions{Threshold: 100}, CompressionOptions{Threshold: 100}},
+	)
+	for _, tt := range cases {
+		name := fmt.Sprintf("server%+v/client%+v", tt.server, tt.client)
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, err := Accept(w, r, &AcceptOptions{Compression: &tt.server})
+				if err != nil {
+					return
+				}
+				defer c.CloseNow()
+				if c.deflate == nil {
+					t.Error("server: no compression agreed")
+				}
+				for i := 0; ; i++ {
+					typ, r, err := c.Reader(context.Background())
+					if err != nil {
+						return
+					}
+					wr, _ := c.Writer(context.Background(), typ)
+					io.Copy(wr, r)
+					wr.Close()
+				}
+			}))
+			defer srv.Close()
+			c, resp, err := Dial(bg, wsURL(srv), &DialOptions{Compression: &tt.client})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			t.Logf("agreed: %s", resp.Header.Get("Sec-WebSocket-Extensions"))
+			for round := 0; round < 2; round++ {
+				for _, m := range messages {
+					typ := MessageBinary
+					if m != nil && m[0] != random[0] {
+						typ = MessageText
+					}
+					if err := c.Write(bg, typ, m); err != nil {
+						t.Fatal(err)
+					}
+					gotType, got, err := c.Read(bg)
+					if err != nil || gotType != typ || !bytes.Equal(got, m) {
+						t.Fatalf("round %d: echo of %d bytes = %d bytes %v, %v", round, len(m), len(got), gotType, err)
+					}
+				}
+			}
+			if err := c.Close(StatusNormalClosure, ""); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Compressed messages read and written in steady state allocate nothing
+// more than uncompressed ones once the buffers are warm... except what
+// compress/flate itself does; this pins that it stays small.
+func BenchmarkDeflateWrite(b *testing.B) {
+	json := []byte(strings.Repeat(`{"user":"ada","text":"hello there","room":"lobby","ts":1700000000},`, 16))[:1024]
+	text := []byte(strings.Repeat("It was the best of times, it was the worst of times. ", 1300))[:64<<10]
+	for _, takeover := range []bool{true, false} {
+		for name, msg := range map[string][]byte{"json1KiB": json, "text64KiB": text} {
+			b.Run(fmt.Sprintf("%s/takeover=%v", name, takeover), func(b *testing.B) {
+				cfg := fullDeflate
+				cfg.sendTakeover = takeover
+				c := newConn(&replayTransport{data: []byte{0}}, true, nil, "", nil, &cfg)
+				counter := &countingTransport{}
+				c.t = counter
+				b.SetBytes(int64(len(msg)))
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if err := c.Write(bg, MessageText, msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(counter.n)/float64(b.N)/float64(len(msg)), "wire/payload")
+			})
+		}
+	}
+}
+
+// countingTransport counts what is written and discards it.
+type countingTransport struct {
+	replayTransport
+	n int64
+}
+
+func (c *countingTransport) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}

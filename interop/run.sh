@@ -4,11 +4,12 @@
 #   interop/run.sh
 #
 # 1. our SERVER (examples/echo) against the Node ws, Python websockets and
-#    headless Chromium clients: ../shared/interop/run-all.sh, with NO_DEFLATE=1
-#    because the package does not implement permessage-deflate yet (Chromium
-#    offers it anyway; the server declines it);
+#    headless Chromium clients: ../shared/interop/run-all.sh, once as the peers
+#    come (all three offer permessage-deflate, which the server accepts) and
+#    once with NO_DEFLATE=1 (Node and Python do not offer it);
 # 2. our CLIENT (interop/echoclient) against the Node ws, Python websockets and
-#    Node ws + deflate echo servers: ../shared/interop/server-check/run-server-check.sh.
+#    Node ws + deflate echo servers: ../shared/interop/server-check/run-server-check.sh,
+#    without and with permessage-deflate offered (-compress).
 #
 # Prints both parts' output, their summaries and a final "N passed, M failed"
 # line; exits 1 if anything failed or could not run. Binaries go to bin/ at
@@ -80,9 +81,12 @@ if [ -z "$URL" ]; then
 fi
 echo "# echo server (pid $SERVER_PID) at $URL"
 
-echo "=== part 1: their clients -> our server ==="
-NO_DEFLATE=1 "$KIT/run-all.sh" "$URL" "$BIN/chromium-client-check.png" 2>&1 | tee "$TMP/clients.log"
+echo "=== part 1: their clients -> our server, permessage-deflate as offered ==="
+"$KIT/run-all.sh" "$URL" "$BIN/chromium-client-check.png" 2>&1 | tee "$TMP/clients.log"
 clients_rc=${PIPESTATUS[0]}
+echo "=== part 1b: their clients -> our server, NO_DEFLATE=1 ==="
+NO_DEFLATE=1 SKIP_SETUP=1 "$KIT/run-all.sh" "$URL" "$BIN/chromium-client-check-nodeflate.png" 2>&1 | tee "$TMP/clients-plain.log"
+clients_plain_rc=${PIPESTATUS[0]}
 if [ -s "$TMP/echo.err" ]; then
   echo "# echo server log:"
   tail -n 20 "$TMP/echo.err" | sed 's/^/#   /'
@@ -95,16 +99,21 @@ SERVER_PID=
 echo "=== part 2: our client -> their servers ==="
 "$KIT/server-check/run-server-check.sh" "$BIN/echoclient" -url '{URL}' 2>&1 | tee "$TMP/servers.log"
 servers_rc=${PIPESTATUS[0]}
+echo "=== part 2b: our client, offering permessage-deflate -> their servers ==="
+"$KIT/server-check/run-server-check.sh" "$BIN/echoclient" -compress -url '{URL}' 2>&1 | tee "$TMP/servers-deflate.log"
+servers_deflate_rc=${PIPESTATUS[0]}
 
 # Combine. A part that ended without its summary line (setup failed, killed)
 # counts as one failure, so the total can never look clean by accident.
 total_pass=0
 total_fail=0
 echo "=== summary ==="
-for part in clients servers; do
+for part in clients clients-plain servers servers-deflate; do
   case $part in
-    clients) label="their clients -> our server ($URL)" rc=$clients_rc ;;
+    clients) label="their clients -> our server ($URL), deflate as offered" rc=$clients_rc ;;
+    clients-plain) label="their clients -> our server, NO_DEFLATE=1" rc=$clients_plain_rc ;;
     servers) label="our client -> their servers" rc=$servers_rc ;;
+    servers-deflate) label="our client offering deflate -> their servers" rc=$servers_deflate_rc ;;
   esac
   line=$(last_summary "$TMP/$part.log")
   if [ -z "$line" ]; then

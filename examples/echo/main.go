@@ -23,6 +23,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9001", "address to listen on")
 	readLimit := flag.Int64("read-limit", 64<<20, "largest message accepted, in bytes")
+	compress := flag.Bool("compress", true, "accept permessage-deflate when the client offers it")
 	flag.Parse()
 
 	opts := &websocket.AcceptOptions{
@@ -31,6 +32,9 @@ func main() {
 		// so this demo accepts every origin. A real service lists the
 		// origins of its own pages in OriginPatterns instead.
 		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	if *compress {
+		opts.Compression = &websocket.CompressionOptions{}
 	}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, opts)

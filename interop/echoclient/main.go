@@ -89,6 +89,9 @@ func dial(url string, writeBufferSize int, deadline time.Time) (*conn, string, e
 			}
 		},
 	}}
+	if *compress {
+		opts.Compression = &websocket.CompressionOptions{}
+	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	ws, resp, err := websocket.Dial(ctx, url, opts)
@@ -246,9 +249,15 @@ type check struct {
 	fn   func(url string, c *conn, deadline time.Time) error
 }
 
+// compress makes every connection offer permessage-deflate.
+var compress = flag.Bool("compress", false, "offer permessage-deflate")
+
 func main() {
 	url := flag.String("url", "", "ws:// or wss:// URL of an echo server")
 	flag.Parse()
+	if *compress {
+		fmt.Println("# permessage-deflate offered")
+	}
 	if *url == "" && flag.NArg() > 0 {
 		*url = flag.Arg(0)
 	}

@@ -85,3 +85,55 @@ func FuzzReadFrames(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadCompressed is FuzzReadFrames on a connection that agreed on
+// permessage-deflate with context takeover: arbitrary frames, RSV1 or not,
+// and arbitrary bytes where DEFLATE data is expected, inflated against the
+// history of the messages before. The read limit must hold for inflated
+// sizes too.
+func FuzzReadCompressed(f *testing.F) {
+	hello := []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00} // RFC 7692 §7.2.3.1
+	frame := func(fin bool, rsv byte, op opcode, payload []byte) []byte {
+		h := frameHeader{fin: fin, rsv: rsv, opcode: op, masked: true, maskKey: 0x01020304, length: int64(len(payload))}
+		b := make([]byte, maxFrameHeaderSize+len(payload))
+		n := putFrameHeader(b, h)
+		copy(b[n:], payload)
+		mask(h.maskKey, b[n:n+len(payload)])
+		return b[:n+len(payload)]
+	}
+	f.Add(frame(true, rsv1Bit, opText, hello))
+	f.Add(bytes.Join([][]byte{
+		frame(false, rsv1Bit, opText, hello[:2]),
+		frame(true, 0, opPing, nil),
+		frame(true, 0, opContinuation, hello[2:]),
+		frame(true, rsv1Bit, opText, []byte{0xf2, 0x00, 0x11, 0x00, 0x00}), // refers back into the first
+	}, nil))
+	f.Add(frame(true, rsv1Bit, opBinary, deflateRaw(f, make([]byte, 1<<16)))) // inflates past the limit
+	f.Add(frame(true, rsv1Bit, opBinary, []byte{0xff, 0x00}))
+
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		const limit = 1 << 14
+		tr := &scriptedTransport{in: bytes.NewReader(stream)}
+		c := newConn(tr, true, nil, "", &ConnOptions{ReadLimit: limit}, &fullDeflate)
+		for i := 0; ; i++ {
+			typ, msg, err := c.Read(bg)
+			if err != nil {
+				var ce *CloseError
+				if !errors.As(err, &ce) && !errors.Is(err, ErrProtocol) &&
+					!errors.Is(err, ErrInvalidUTF8) && !errors.Is(err, ErrMessageTooBig) {
+					t.Fatalf("undocumented error %v", err)
+				}
+				return
+			}
+			if len(msg) > limit {
+				t.Fatalf("a %d-byte message got past the %d-byte limit", len(msg), limit)
+			}
+			if typ == MessageText && !utf8.Valid(msg) {
+				t.Fatalf("invalid UTF-8 handed out: %x", msg)
+			}
+			if i > len(stream) {
+				t.Fatal("more messages than input bytes")
+			}
+		}
+	})
+}

@@ -109,9 +109,9 @@ type inflater struct {
 	window   int
 	// history ends with the last window bytes of earlier compressed
 	// messages: all a takeover connection must keep between messages,
-	// since the flate reader itself goes back to the pool. It has room for
-	// two windows, so that the bytes are moved down once per window of
-	// output rather than on every read.
+	// since the flate reader itself goes back to the pool. It has
+	// historySlack bytes of room beyond the window, so that bytes are moved
+	// down once per few kilobytes of output rather than on every read.
 	history []byte
 
 	fr      io.ReadCloser // while a message is being read
@@ -164,18 +164,23 @@ func (z *inflater) dict() []byte {
 	return z.history[max(0, len(z.history)-z.window):]
 }
 
+// historySlack is the room the history has beyond the window.
+const historySlack = 4096
+
 // remember appends inflated bytes to the history.
 func (z *inflater) remember(out []byte) {
 	if z.history == nil {
-		z.history = make([]byte, 0, 2*z.window)
+		z.history = make([]byte, 0, z.window+historySlack)
 	}
 	if len(out) >= z.window {
 		z.history = append(z.history[:0], out[len(out)-z.window:]...)
 		return
 	}
 	if len(z.history)+len(out) > cap(z.history) {
-		// Full: keep the last window only, which leaves room for out.
-		z.history = append(z.history[:0], z.dict()...)
+		// Full: move the bytes still needed to the front. Keeping
+		// cap-len(out) of them leaves at least a window once out is in.
+		keep := cap(z.history) - len(out)
+		z.history = append(z.history[:0], z.history[len(z.history)-keep:]...)
 	}
 	z.history = append(z.history, out...)
 }

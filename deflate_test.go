@@ -325,3 +325,29 @@ func (c *countingTransport) Write(p []byte) (int, error) {
 	c.n += int64(len(p))
 	return len(p), nil
 }
+
+// The history a takeover connection keeps always ends with the last window
+// bytes of output, however the output is cut, and never grows past the
+// window and its slack.
+func TestInflaterHistory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, window := range []int{256, 4096, 32768} {
+		z := inflater{window: window}
+		var all []byte
+		for i := 0; i < 2000; i++ {
+			out := make([]byte, rng.IntN(3*window/2+1))
+			for j := range out {
+				out[j] = byte(rng.Uint32())
+			}
+			all = append(all, out...)
+			z.remember(out)
+			want := all[max(0, len(all)-window):]
+			if !bytes.Equal(z.dict(), want) {
+				t.Fatalf("window %d, step %d: history is not the last window of output", window, i)
+			}
+			if cap(z.history) > window+historySlack {
+				t.Fatalf("window %d: history grew to %d", window, cap(z.history))
+			}
+		}
+	}
+}

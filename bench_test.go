@@ -130,24 +130,14 @@ func BenchmarkRead(b *testing.B) {
 }
 
 func BenchmarkWrite(b *testing.B) {
-	for _, server := range []bool{true, false} {
-		for _, size := range benchSizes {
-			b.Run(fmt.Sprintf("%s/%dB", roleName(server), size), func(b *testing.B) {
-				c := replayConn(server, size)
-				payload := make([]byte, size)
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
-				for i := 0; i < b.N; i++ {
-					if err := c.Write(bg, MessageBinary, payload); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	}
+	benchmarkWrites(b, func(c *Conn, payload []byte) error { return c.Write(bg, MessageBinary, payload) })
 }
 
-func BenchmarkWriter(b *testing.B) {
+func BenchmarkWriter(b *testing.B) { benchmarkWrites(b, writeStreamed) }
+
+// benchmarkWrites measures write, one message per iteration, in both roles
+// and at both sizes.
+func benchmarkWrites(b *testing.B, write func(c *Conn, payload []byte) error) {
 	for _, server := range []bool{true, false} {
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("%s/%dB", roleName(server), size), func(b *testing.B) {
@@ -156,7 +146,7 @@ func BenchmarkWriter(b *testing.B) {
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
 				for i := 0; i < b.N; i++ {
-					if err := writeStreamed(c, payload); err != nil {
+					if err := write(c, payload); err != nil {
 						b.Fatal(err)
 					}
 				}

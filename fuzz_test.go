@@ -64,26 +64,37 @@ func FuzzReadFrames(f *testing.F) {
 	f.Add([]byte{0x88, 0x81, 0, 0, 0, 0, 0x03})
 
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		tr := &scriptedTransport{in: bytes.NewReader(stream)}
-		c := newConn(tr, true, nil, "", &ConnOptions{ReadLimit: 1 << 17}, nil)
-		for i := 0; ; i++ {
-			typ, msg, err := c.Read(bg)
-			if err != nil {
-				var ce *CloseError
-				if !errors.As(err, &ce) && !errors.Is(err, ErrProtocol) &&
-					!errors.Is(err, ErrInvalidUTF8) && !errors.Is(err, ErrMessageTooBig) {
-					t.Fatalf("undocumented error %v", err)
-				}
-				return
-			}
-			if typ == MessageText && !utf8.Valid(msg) {
-				t.Fatalf("invalid UTF-8 handed out: %x", msg)
-			}
-			if i > len(stream) {
-				t.Fatal("more messages than input bytes")
-			}
-		}
+		readToTheEnd(t, stream, 1<<17, nil)
 	})
+}
+
+// readToTheEnd reads messages from a server Conn fed with stream until
+// reading fails, and checks the rules every input must keep: the error is
+// a documented one, no message exceeds the limit, every text is valid
+// UTF-8, and reading ends.
+func readToTheEnd(t *testing.T, stream []byte, limit int64, deflate *deflateConfig) {
+	tr := &scriptedTransport{in: bytes.NewReader(stream)}
+	c := newConn(tr, true, nil, "", &ConnOptions{ReadLimit: limit}, deflate)
+	for i := 0; ; i++ {
+		typ, msg, err := c.Read(bg)
+		if err != nil {
+			var ce *CloseError
+			if !errors.As(err, &ce) && !errors.Is(err, ErrProtocol) &&
+				!errors.Is(err, ErrInvalidUTF8) && !errors.Is(err, ErrMessageTooBig) {
+				t.Fatalf("undocumented error %v", err)
+			}
+			return
+		}
+		if int64(len(msg)) > limit {
+			t.Fatalf("a %d-byte message got past the %d-byte limit", len(msg), limit)
+		}
+		if typ == MessageText && !utf8.Valid(msg) {
+			t.Fatalf("invalid UTF-8 handed out: %x", msg)
+		}
+		if i > len(stream) {
+			t.Fatal("more messages than input bytes")
+		}
+	}
 }
 
 // FuzzReadCompressed is FuzzReadFrames on a connection that agreed on
@@ -112,28 +123,6 @@ func FuzzReadCompressed(f *testing.F) {
 	f.Add(frame(true, rsv1Bit, opBinary, []byte{0xff, 0x00}))
 
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		const limit = 1 << 14
-		tr := &scriptedTransport{in: bytes.NewReader(stream)}
-		c := newConn(tr, true, nil, "", &ConnOptions{ReadLimit: limit}, &fullDeflate)
-		for i := 0; ; i++ {
-			typ, msg, err := c.Read(bg)
-			if err != nil {
-				var ce *CloseError
-				if !errors.As(err, &ce) && !errors.Is(err, ErrProtocol) &&
-					!errors.Is(err, ErrInvalidUTF8) && !errors.Is(err, ErrMessageTooBig) {
-					t.Fatalf("undocumented error %v", err)
-				}
-				return
-			}
-			if len(msg) > limit {
-				t.Fatalf("a %d-byte message got past the %d-byte limit", len(msg), limit)
-			}
-			if typ == MessageText && !utf8.Valid(msg) {
-				t.Fatalf("invalid UTF-8 handed out: %x", msg)
-			}
-			if i > len(stream) {
-				t.Fatal("more messages than input bytes")
-			}
-		}
+		readToTheEnd(t, stream, 1<<14, &fullDeflate)
 	})
 }

@@ -1,0 +1,11 @@
+module github.com/wirecraft/websocket/bench
+
+go 1.23
+
+replace github.com/wirecraft/websocket => ../
+
+require (
+	github.com/coder/websocket v1.8.15
+	github.com/gorilla/websocket v1.5.3
+	github.com/wirecraft/websocket v0.0.0
+)

@@ -154,3 +154,19 @@ func benchmarkWrites(b *testing.B, write func(c *Conn, payload []byte) error) {
 		}
 	}
 }
+
+// Read allocates the message once, at its size, when the frame announces
+// it.
+func TestReadAllocatesOnce(t *testing.T) {
+	for _, size := range benchSizes {
+		c := replayConn(true, size)
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, msg, err := c.Read(bg); err != nil || len(msg) != size {
+				t.Fatalf("Read = %d bytes, %v", len(msg), err)
+			}
+		})
+		if allocs != 1 {
+			t.Errorf("%d-byte message: %v allocations, want 1", size, allocs)
+		}
+	}
+}

@@ -40,12 +40,17 @@ type matchParams struct {
 	niceLen  int // a match this long ends the search
 	lazyLen  int // look one byte ahead only while the match is shorter than this; 0 is greedy
 	goodLen  int // the look-ahead examines a quarter of maxChain after a match this long
+	// maxInsert, for the greedy levels, is the longest match whose inner
+	// positions still go into the hash chains; past it they are skipped,
+	// which is most of the time saved on repetitive data (zlib's
+	// max_insert_length). 0 inserts every position.
+	maxInsert int
 }
 
 var levelParams = [...]matchParams{
-	{maxChain: 4, niceLen: 8},                                 // 1
-	{maxChain: 8, niceLen: 16},                                // 2
-	{maxChain: 32, niceLen: 32},                               // 3
+	{maxChain: 4, niceLen: 8, maxInsert: 4},                   // 1
+	{maxChain: 8, niceLen: 16, maxInsert: 5},                  // 2
+	{maxChain: 32, niceLen: 32, maxInsert: 6},                 // 3
 	{maxChain: 16, niceLen: 16, lazyLen: 4, goodLen: 4},       // 4
 	{maxChain: 32, niceLen: 32, lazyLen: 16, goodLen: 8},      // 5
 	{maxChain: 128, niceLen: 128, lazyLen: 16, goodLen: 8},    // 6
@@ -247,6 +252,12 @@ func (d *windowedDeflater) parse(limit int) {
 			continue
 		}
 		d.tokens = append(d.tokens, lzToken{litLen: uint16(length), dist: uint16(dist)})
+		if d.maxInsert > 0 && length > d.maxInsert {
+			// The match's first position goes in, the rest are skipped:
+			// later matches are found from its start or after its end.
+			d.insertUpTo(d.pos + 1)
+			d.hashed = max(d.hashed, d.pos+length)
+		}
 		d.pos += length
 	}
 }

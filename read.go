@@ -36,6 +36,13 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	limit := c.readLimit.Load()
 	for {
 		if len(buf) == cap(buf) {
+			// A full buffer may hold the whole message already: look before
+			// growing it. (Only a compressed message needs one more read to
+			// know that it ended.)
+			if !c.compressed && c.frameLeft == 0 && !c.inMessage {
+				c.msgOpen = false
+				return typ, buf, nil
+			}
 			size := max(2*cap(buf), 512)
 			if limit > 0 {
 				size = int(min(int64(size), limit+1))

@@ -1,7 +1,9 @@
 // The server side of the opening handshake, over net/http.
 //
 // RFC 6455 §4.2.1 (reading the client's handshake), §4.2.2 (answering it),
-// §4.4 (unsupported versions), §10.2 (origin considerations).
+// §4.4 (unsupported versions), §10.2 (origin considerations). The HTTP/2
+// form of the handshake (RFC 8441) shares the checks and the negotiation
+// here; its own checks and its transport are in h2.go.
 
 package websocket
 
@@ -41,13 +43,38 @@ type AcceptOptions struct {
 }
 
 // Accept answers a WebSocket opening handshake from within an http.Handler
-// and takes over the connection. Headers set on w before the call are sent
-// with the 101 response.
+// and takes over the connection. It serves both forms of the handshake
+// with the same options, and the Conn it returns behaves the same:
+//
+//   - HTTP/1.1: a GET with "Upgrade: websocket" (RFC 6455 §4.2). Accept
+//     hijacks the TCP connection and answers 101 Switching Protocols.
+//   - HTTP/2: an extended CONNECT with ":protocol: websocket" (RFC 8441).
+//     Accept answers 200 and the connection runs on the request's stream:
+//     the request body brings the client's frames, w carries the server's.
+//     Go's HTTP/2 server only accepts extended CONNECT when the process was
+//     started with GODEBUG=http2xconnect=1 (see the package documentation).
+//
+// Headers set on w before the call are sent with the 101 or 200 response.
 //
 // A request that is not a valid handshake is answered with an HTTP error
 // (400, 403, 405 or 426, with a plain-text reason) and Accept returns a
 // *HandshakeError; the handler must not write to w after that, nor after a
 // successful Accept.
+//
+// Lifetime: over HTTP/2 the connection is the handler's stream, and it ends
+// when the handler returns. A handler that passes the Conn to other
+// goroutines must wait for it before returning, with <-c.Done() (or by
+// reading until the connection ends). The package guards the case where it
+// does not: once the handler has returned, the connection is closed, and
+// writes from other goroutines fail with an error instead of touching the
+// finished ResponseWriter. A write already in progress at that moment is
+// beyond what a library can guard; the rule is what makes it safe. Over
+// HTTP/1.1 the handler may return at once, but waiting is harmless, so
+// handlers written for HTTP/2 serve both.
+//
+// When the http.Server that runs the handler shuts down (Server.Shutdown),
+// every connection it accepted is closed with 1001 (going away), on both
+// transports, so Shutdown does not wait for WebSockets that never end.
 //
 // By default a browser page may only connect to its own host (the Origin
 // header must name the request's Host); see AcceptOptions.OriginPatterns
@@ -57,39 +84,102 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
-	key, herr := checkClientHandshake(r)
+	overH2 := r.ProtoMajor >= 2
+	var key string
+	var herr *HandshakeError
+	if overH2 {
+		herr = checkExtendedConnect(r)
+	} else {
+		key, herr = checkClientHandshake(r)
+	}
 	if herr == nil {
 		herr = checkOrigin(r, opts)
 	}
 	if herr != nil {
-		if herr.Status == http.StatusUpgradeRequired {
-			// RFC 6455 §4.4: name the versions the server understands.
-			w.Header().Set("Sec-WebSocket-Version", "13")
-		}
-		if herr.Status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", http.MethodGet)
-		}
-		http.Error(w, herr.Reason, herr.Status)
+		refuse(w, r, herr)
 		return nil, herr
 	}
-	subprotocol := selectSubprotocol(r.Header, opts.Subprotocols)
-	var deflate *deflateConfig
-	var extensionsHeader string
+	n := negotiate(r, opts)
+
+	var c *Conn
+	if overH2 {
+		c, herr = acceptH2(w, r, n, &opts.ConnOptions)
+	} else {
+		c, herr = acceptHijack(w, key, n, &opts.ConnOptions)
+	}
+	if herr != nil {
+		return nil, herr
+	}
+	closeOnShutdown(r, c)
+	return c, nil
+}
+
+// negotiation is what the server agreed to in the handshake; both forms of
+// it negotiate the same way (RFC 8441 §5: the Sec-WebSocket-Protocol and
+// Sec-WebSocket-Extensions fields keep their RFC 6455 meaning).
+type negotiation struct {
+	subprotocol string
+	deflate     *deflateConfig // nil: no permessage-deflate
+	extensions  string         // the Sec-WebSocket-Extensions response field
+}
+
+// negotiate picks the subprotocol and the extensions for a request that
+// passed the handshake checks.
+func negotiate(r *http.Request, opts *AcceptOptions) negotiation {
+	n := negotiation{subprotocol: selectSubprotocol(r.Header, opts.Subprotocols)}
 	if opts.Compression != nil {
 		// A malformed extension header only costs the client compression:
 		// RFC 6455 §9.1 leaves unusable offers to be declined.
 		if offers, err := parseExtensions(r.Header); err == nil {
 			if cfg, resp, ok := negotiateDeflate(offers, opts.Compression); ok {
-				deflate, extensionsHeader = &cfg, resp
+				n.deflate, n.extensions = &cfg, resp
 			}
 		}
 	}
+	return n
+}
 
+// refuse answers a failed handshake with herr's status and reason.
+func refuse(w http.ResponseWriter, r *http.Request, herr *HandshakeError) {
+	switch herr.Status {
+	case http.StatusUpgradeRequired:
+		// RFC 6455 §4.4: name the versions the server understands.
+		w.Header().Set("Sec-WebSocket-Version", "13")
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", handshakeMethod(r))
+	case http.StatusBadRequest:
+		if r.ProtoMajor >= 2 && !versionSupported(r.Header) {
+			// RFC 6455 §4.4 as RFC 8441 §5 keeps it; the status is 400
+			// rather than 426, which needs an Upgrade field HTTP/2 forbids.
+			w.Header().Set("Sec-WebSocket-Version", "13")
+		}
+	}
+	http.Error(w, herr.Reason, herr.Status)
+}
+
+// handshakeMethod is the method of the opening handshake in the request's
+// HTTP version: GET for HTTP/1.1, CONNECT from HTTP/2 on (RFC 8441 §4).
+func handshakeMethod(r *http.Request) string {
+	if r.ProtoMajor >= 2 {
+		return http.MethodConnect
+	}
+	return http.MethodGet
+}
+
+// versionSupported reports whether the request asks for the one version of
+// the protocol there is (RFC 6455 §4.2.1 item 6).
+func versionSupported(h http.Header) bool {
+	v := h.Values("Sec-WebSocket-Version")
+	return len(v) == 1 && v[0] == "13"
+}
+
+// acceptHijack completes the HTTP/1.1 handshake: it takes the TCP
+// connection over and answers 101 on it (RFC 6455 §4.2.2).
+func acceptHijack(w http.ResponseWriter, key string, n negotiation, opts *ConnOptions) (*Conn, *HandshakeError) {
 	netConn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		herr := &HandshakeError{Status: http.StatusInternalServerError, Reason: "the connection cannot be taken over: " + err.Error()}
 		http.Error(w, "websocket: the connection cannot be taken over", http.StatusInternalServerError)
-		return nil, herr
+		return nil, &HandshakeError{Status: http.StatusInternalServerError, Reason: "the connection cannot be taken over: " + err.Error()}
 	}
 	// The server's read and write timeouts were set for an HTTP exchange;
 	// a WebSocket connection lives by its own.
@@ -102,12 +192,12 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		buffered, _ = brw.Reader.Peek(n)
 	}
 
-	resp := appendSwitchingProtocols(nil, key, subprotocol, extensionsHeader, w.Header())
+	resp := appendSwitchingProtocols(nil, key, n.subprotocol, n.extensions, w.Header())
 	if _, err := netConn.Write(resp); err != nil {
 		netConn.Close()
 		return nil, &HandshakeError{Reason: "writing the 101 response: " + err.Error()}
 	}
-	return newConn(netConn, true, buffered, subprotocol, &opts.ConnOptions, deflate), nil
+	return newConn(netConn, true, buffered, n.subprotocol, opts, n.deflate), nil
 }
 
 // checkClientHandshake applies RFC 6455 §4.2.1 to a request and returns its
@@ -129,7 +219,7 @@ func checkClientHandshake(r *http.Request) (string, *HandshakeError) {
 	}
 	// §4.2.1 item 6 and §4.4: only version 13 exists; anything else gets
 	// 426 with the version we speak.
-	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || v[0] != "13" {
+	if !versionSupported(r.Header) {
 		return "", &HandshakeError{Status: http.StatusUpgradeRequired, Reason: "websocket: unsupported Sec-WebSocket-Version (13 is supported)"}
 	}
 	// §4.2.1 item 5: "a base64-encoded value that, when decoded, is 16

@@ -154,9 +154,11 @@ type Conn struct {
 
 	// Closing.
 	peerClosed chan struct{} // closed once the peer's close frame was handled
-	done       chan struct{} // closed once t is closed
+	done       chan struct{} // closed once closing t has begun
 	doneOnce   sync.Once
-	doneErr    error // why t was closed; set before done is closed
+	doneErr    error                  // why t was closed; set before done is closed
+	closed     chan struct{}          // closed once t.Close has returned: see Done
+	onClose    atomic.Pointer[func()] // if set, called once t is closed (see closeOnShutdown)
 
 	// deflate is permessage-deflate's state, nil unless it was negotiated.
 	deflate *deflateState
@@ -193,6 +195,7 @@ func newConn(t transport, isServer bool, buffered []byte, subprotocol string, op
 		maskKeys:     defaultMaskKeys,
 		peerClosed:   make(chan struct{}),
 		done:         make(chan struct{}),
+		closed:       make(chan struct{}),
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout
@@ -255,8 +258,25 @@ func (c *Conn) closeTransport(cause error) {
 		close(c.done)
 		c.stopKeepalive()
 		c.t.Close()
+		if f := c.onClose.Load(); f != nil {
+			(*f)()
+		}
+		close(c.closed)
 	})
 }
+
+// Done returns a channel that is closed once the connection is closed and
+// its transport released, whichever side or failure closed it.
+//
+// An HTTP handler that serves a connection over HTTP/2 must not return
+// before then (see Accept): handing the connection to other goroutines and
+// ending with
+//
+//	<-c.Done()
+//
+// keeps the handler, and so the HTTP/2 stream, alive for as long as the
+// connection. Over HTTP/1.1 it is equally valid.
+func (c *Conn) Done() <-chan struct{} { return c.closed }
 
 // closedErr returns the reason the connection is closed, or nil while it
 // is open.

@@ -182,6 +182,16 @@ func (t *h2Transport) SetWriteDeadline(d time.Time) error {
 	return t.rc.SetWriteDeadline(d)
 }
 
+// CloseWrite is where a server that closes first ends its side and then
+// waits for the client to close, dropping what it still sends (RFC 6455
+// §7.1.1; see Conn.lingerClose). Over TCP the wait keeps unread bytes from
+// turning the close into a reset that could destroy the close frame. An
+// HTTP/2 stream has no such hazard: its DATA frames arrive in order before
+// any RST_STREAM, and the stream can only end when the handler returns. So
+// there is nothing to wait for, and CloseWrite ends the reading instead,
+// which makes the lingering read return at once.
+func (t *h2Transport) CloseWrite() error { return t.body.Close() }
+
 // Close ends the request body, which ends blocked reads, and waits until no
 // call uses w. A write blocked on flow control (the client not reading)
 // would make that wait unbounded, so it is cut short by resetting the

@@ -64,6 +64,15 @@ const maxErrorBody = 1024
 // The response is returned whenever one was read. When the server refuses
 // the handshake, the error is a *HandshakeError and the response holds the
 // status, the headers and up to 1 KiB of the body.
+//
+// Dial always uses HTTP/1.1, also for wss:// (its TLS handshake offers
+// only "http/1.1" by ALPN), even to a server that would accept WebSockets
+// over HTTP/2 (RFC 8441). The standard library's only HTTP/2 client,
+// net/http's Transport, cannot send the extended CONNECT that needs: it
+// refuses the ":protocol" pseudo-header as an invalid header field name,
+// and its HTTP/2 framing is not otherwise reachable. Servers that speak
+// RFC 8441 still accept HTTP/1.1 upgrades, so nothing is lost but the
+// sharing of one connection.
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
 	if opts == nil {
 		opts = &DialOptions{}

@@ -28,6 +28,49 @@
 // other origins with 403: list the origins that may connect in
 // AcceptOptions.OriginPatterns, or decide with AcceptOptions.CheckOrigin.
 //
+// # HTTP/2
+//
+// Accept also serves WebSockets over HTTP/2 (RFC 8441): a client that
+// already has an HTTP/2 connection to the server may open a WebSocket as a
+// stream of it, with an extended CONNECT request (":protocol: websocket")
+// instead of a GET with "Upgrade: websocket". Browsers do this for a
+// page's WebSockets to its own origin when the server announces support
+// in its SETTINGS; the same handler serves both forms, with the same
+// options and the same Conn.
+//
+// When it happens: the server is served over TLS with HTTP/2 (ServeTLS,
+// ListenAndServeTLS), and it was started with
+//
+//	GODEBUG=http2xconnect=1
+//
+// in its environment (Go 1.24 or later). net/http reads that variable once,
+// at start: it cannot be set from code or go.mod. Without it, the server
+// does not announce extended CONNECT and browsers use HTTP/1.1 as before.
+//
+// Pitfalls:
+//
+//   - Once announced, Chromium sends every WebSocket to that server as
+//     CONNECT and does not fall back to HTTP/1.1 if it fails. A route with
+//     a method, such as mux.HandleFunc("GET /ws", ...), does not match
+//     CONNECT: register "/ws" and let Accept check the method.
+//   - Over HTTP/2 the connection is the handler's stream and ends when the
+//     handler returns. A handler that gives the Conn to other goroutines
+//     must wait before returning, for instance with <-c.Done(). If it does
+//     not, the connection is closed and those goroutines' writes fail
+//     rather than touch the finished ResponseWriter; but a write already
+//     under way as the handler returns cannot be guarded, so wait.
+//   - http.Server's ReadTimeout and WriteTimeout apply to each HTTP/2
+//     stream; Accept clears them for the WebSocket's stream, as it clears a
+//     hijacked connection's deadlines over HTTP/1.1.
+//   - http.Server.Shutdown waits for HTTP/2 streams, so it would wait for
+//     every WebSocket; instead the connections Accept made are closed with
+//     1001 (going away) when Shutdown starts, over either protocol.
+//   - Middleware between the server and Accept must pass on Flush (or
+//     Unwrap to a ResponseWriter that can): the 200 response and every
+//     frame are flushed as they are written.
+//
+// Dial stays on HTTP/1.1: see Dial for why.
+//
 // # Client
 //
 //	c, _, err := websocket.Dial(ctx, "wss://example.com/chat", nil)
@@ -112,7 +155,8 @@
 // # What is where
 //
 // The files follow the protocol: handshake.go, accept.go and dial.go for
-// the opening handshake (RFC 6455 §4), frame.go for the frame header
+// the opening handshake (RFC 6455 §4), h2.go for its HTTP/2 form and the
+// stream transport (RFC 8441), shutdown.go for closing on server shutdown, frame.go for the frame header
 // (§5.2), mask.go for masking (§5.3), read.go and write.go for messages and
 // fragmentation (§5.4, §5.6), utf8.go for text validation (§8.1), close.go
 // for status codes and the closing handshake (§5.5.1, §7), ping.go for

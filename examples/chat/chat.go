@@ -79,7 +79,9 @@ func newChatServer(opts options) *chatServer {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(indexHTML)
 	})
-	s.mux.HandleFunc("GET /ws", s.serveWS)
+	// No method in the pattern: over HTTP/2 the handshake is a CONNECT
+	// (RFC 8441), which "GET /ws" would not match. Accept checks the method.
+	s.mux.HandleFunc("/ws", s.serveWS)
 	return s
 }
 
@@ -153,7 +155,7 @@ func (s *chatServer) serveWS(w http.ResponseWriter, r *http.Request) {
 
 	c := &client{conn: conn, name: name, send: make(chan []byte, s.opts.SendQueue)}
 	rm := s.enter(roomName, c)
-	s.opts.Logf("%s joined %q from %s", name, roomName, r.RemoteAddr)
+	s.opts.Logf("%s joined %q from %s over %s", name, roomName, r.RemoteAddr, transportName(r))
 
 	writerDone := make(chan struct{})
 	go func() {
@@ -164,6 +166,14 @@ func (s *chatServer) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.exit(rm, c)
 	<-writerDone
 	s.opts.Logf("%s left %q: %v", name, roomName, err)
+}
+
+// transportName says how a WebSocket request arrived.
+func transportName(r *http.Request) string {
+	if r.ProtoMajor >= 2 {
+		return "HTTP/2 CONNECT (RFC 8441)"
+	}
+	return "HTTP/1.1 upgrade"
 }
 
 // readLoop hands every chat line the client sends to the hub, until the

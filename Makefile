@@ -1,6 +1,7 @@
 # make test       unit tests, race detector, vet
 # make autobahn   the conformance suite in both roles (CASES=, EXCLUDE= narrow it)
 # make interop    against Node ws, Python websockets and headless Chromium
+# make interop-h2 WebSockets over HTTP/2 (RFC 8441) in headless Chromium
 # make fuzz       each fuzz target for FUZZTIME (60s)
 # make bench      micro-benchmarks of the read, write and masking paths
 
@@ -8,7 +9,7 @@ FUZZTIME ?= 60s
 # Patterns of cases allowed to report UNIMPLEMENTED (none: every case must pass).
 ALLOW_UNIMPLEMENTED ?=
 
-.PHONY: test autobahn autobahn-docker calibrate interop fuzz bench
+.PHONY: test autobahn autobahn-docker calibrate interop interop-h2 fuzz bench
 
 test:
 	go vet ./...
@@ -27,6 +28,10 @@ calibrate:
 
 interop:
 	bash interop/run.sh
+
+# Needs Chromium and playwright-core, which make interop installs.
+interop-h2:
+	bash interop/h2/run.sh
 
 FUZZ_TARGETS = FuzzReadFrames FuzzServerHandshake FuzzUTF8Validator FuzzReadCompressed FuzzParseExtensions FuzzWindowedDeflater
 

@@ -12,46 +12,18 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"io"
-	"math/bits"
 	"sync"
+
+	"github.com/wirecraft/websocket/internal/wsmask"
 )
 
 // mask XORs b with the key and returns the key rotated so that a following
 // call continues the key stream where this one stopped. key holds octet 0 of
 // the masking key in its low byte.
 //
-// It works on 8-byte words: the key is repeated into a 64-bit word and every
-// aligned group of 8 payload bytes is loaded, XORed and stored once. The
-// head and tail that do not fill a word go byte by byte.
-func mask(key uint32, b []byte) uint32 {
-	if len(b) >= 8 {
-		key64 := uint64(key)<<32 | uint64(key)
-		// Four words per iteration: fewer loop branches on long payloads.
-		for len(b) >= 32 {
-			v0 := binary.LittleEndian.Uint64(b[0:8])
-			v1 := binary.LittleEndian.Uint64(b[8:16])
-			v2 := binary.LittleEndian.Uint64(b[16:24])
-			v3 := binary.LittleEndian.Uint64(b[24:32])
-			binary.LittleEndian.PutUint64(b[0:8], v0^key64)
-			binary.LittleEndian.PutUint64(b[8:16], v1^key64)
-			binary.LittleEndian.PutUint64(b[16:24], v2^key64)
-			binary.LittleEndian.PutUint64(b[24:32], v3^key64)
-			b = b[32:]
-		}
-		for len(b) >= 8 {
-			v := binary.LittleEndian.Uint64(b)
-			binary.LittleEndian.PutUint64(b, v^key64)
-			b = b[8:]
-		}
-	}
-	// A multiple of 4 bytes leaves the key where it started; each further
-	// byte moves the stream on by one key octet.
-	for i := range b {
-		b[i] ^= byte(key)
-		key = bits.RotateLeft32(key, -8)
-	}
-	return key
-}
+// The loop lives in internal/wsmask, where the comparison benchmarks in
+// bench/ can reach it; this wrapper is inlined, so calling it costs nothing.
+func mask(key uint32, b []byte) uint32 { return wsmask.Mask(key, b) }
 
 // maskSlow is the definition from RFC 6455 §5.3, one octet at a time. It is
 // the reference the tests compare mask against.

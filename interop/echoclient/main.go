@@ -255,9 +255,6 @@ var compress = flag.Bool("compress", false, "offer permessage-deflate")
 func main() {
 	url := flag.String("url", "", "ws:// or wss:// URL of an echo server")
 	flag.Parse()
-	if *compress {
-		fmt.Println("# permessage-deflate offered")
-	}
 	if *url == "" && flag.NArg() > 0 {
 		*url = flag.Arg(0)
 	}
@@ -395,7 +392,7 @@ func main() {
 	}
 
 	fmt.Println("# peer: github.com/wirecraft/websocket as client")
-	fmt.Printf("# url: %s\n# permessage-deflate offered: false (not implemented)\n", *url)
+	fmt.Printf("# url: %s\n# permessage-deflate offered: %v\n", *url, *compress)
 
 	start := time.Now()
 	passed, failed := 0, 0

@@ -79,6 +79,9 @@ func roleName(server bool) string {
 // role, for small and large messages (the Read convenience method, which
 // returns a new slice, excepted).
 func TestZeroAllocsPerMessage(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector (make test runs this test without it)")
+	}
 	for _, server := range []bool{true, false} {
 		for _, size := range benchSizes {
 			name := fmt.Sprintf("%s/%d", roleName(server), size)
@@ -158,6 +161,9 @@ func benchmarkWrites(b *testing.B, write func(c *Conn, payload []byte) error) {
 // Read allocates the message once, at its size, when the frame announces
 // it.
 func TestReadAllocatesOnce(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector (make test runs this test without it)")
+	}
 	for _, size := range benchSizes {
 		c := replayConn(true, size)
 		allocs := testing.AllocsPerRun(100, func() {

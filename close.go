@@ -301,6 +301,8 @@ func (c *Conn) drainUntilClose() {
 			}
 			c.readErr = err
 			c.msgOpen = false
+			c.rpos, c.rend = 0, 0
+			c.rbuf.release()
 			return
 		}
 	}
@@ -321,8 +323,9 @@ func (c *Conn) lingerClose() {
 		}
 	}
 	c.t.SetReadDeadline(time.Now().Add(c.closeTimeout))
+	var discard [512]byte
 	for {
-		if _, err := c.t.Read(c.rbuf); err != nil {
+		if _, err := c.t.Read(discard[:]); err != nil {
 			return
 		}
 	}

@@ -121,9 +121,10 @@ type Conn struct {
 	// holder of readSem.
 	readSem    chan struct{}
 	readLimit  atomic.Int64
-	rbuf       []byte // bytes read from t; unread ones are rbuf[rpos:rend]
+	rbuf       lentBuffer // bytes read from t; unread ones are rbuf.b[rpos:rend]
 	rpos       int
 	rend       int
+	raw        rawReader // waits for bytes without holding rbuf, where t allows it
 	frame      frameHeader // the data frame being read
 	frameLeft  int64       // its payload bytes not yet read
 	frameKey   uint32      // its masking key, rotated to the next byte
@@ -143,9 +144,10 @@ type Conn struct {
 	// out between fragments.
 	msgSem    chan struct{}
 	frameSem  chan struct{}
-	wbuf      []byte // maxFrameHeaderSize of header room, then payload
+	wbuf      lentBuffer // maxFrameHeaderSize of header room, then payload; held by the msgSem holder
 	ctlWbuf   [maxFrameHeaderSize + maxControlPayload]byte
-	bufs      [2][]byte   // header and payload for one vectored write
+	hdrBuf    [maxFrameHeaderSize]byte // the header of a frame sent without wbuf
+	bufs      [2][]byte                // header and payload for one vectored write
 	vec       net.Buffers // the slice of bufs that write consumes
 	writeErr  error       // guarded by frameSem; once set, every write returns it
 	writer    messageWriter
@@ -177,8 +179,10 @@ func newConn(t transport, isServer bool, buffered []byte, subprotocol string, op
 		opts = &ConnOptions{}
 	}
 	rsize := bufferSize(opts.ReadBufferSize)
-	if len(buffered) > rsize {
-		rsize = len(buffered)
+	for rsize < len(buffered) {
+		// Rare: more bytes came with the handshake than the buffer holds.
+		// Doubling keeps the number of distinct pool sizes small.
+		rsize *= 2
 	}
 	c := &Conn{
 		t:            t,
@@ -188,10 +192,10 @@ func newConn(t transport, isServer bool, buffered []byte, subprotocol string, op
 		onPing:       opts.OnPing,
 		onPong:       opts.OnPong,
 		readSem:      make(chan struct{}, 1),
-		rbuf:         make([]byte, rsize),
+		rbuf:         lentBuffer{pool: bufferPoolFor(rsize)},
 		msgSem:       make(chan struct{}, 1),
 		frameSem:     make(chan struct{}, 1),
-		wbuf:         make([]byte, maxFrameHeaderSize+bufferSize(opts.WriteBufferSize)),
+		wbuf:         lentBuffer{pool: bufferPoolFor(maxFrameHeaderSize + bufferSize(opts.WriteBufferSize))},
 		maskKeys:     defaultMaskKeys,
 		peerClosed:   make(chan struct{}),
 		done:         make(chan struct{}),
@@ -200,7 +204,11 @@ func newConn(t transport, isServer bool, buffered []byte, subprotocol string, op
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout
 	}
-	c.rend = copy(c.rbuf, buffered)
+	if len(buffered) > 0 {
+		c.rbuf.take()
+		c.rend = copy(c.rbuf.b, buffered)
+	}
+	c.raw.init(t, c)
 	c.SetReadLimit(opts.ReadLimit)
 	c.reader.c = c
 	c.writer.c = c

@@ -219,7 +219,7 @@ func (z *inflater) Read(p []byte) (int, error) {
 func (z *inflater) ReadByte() (byte, error) {
 	c := z.c
 	if c.frameLeft > 0 && c.rpos < c.rend {
-		b := c.rbuf[c.rpos]
+		b := c.rbuf.b[c.rpos]
 		if c.frame.masked {
 			b ^= byte(c.frameKey)
 			c.frameKey = bits.RotateLeft32(c.frameKey, -8)

@@ -147,6 +147,28 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// remaining returns how many payload bytes the message has left, and
+// whether that is the exact count: it is a lower bound while later
+// fragments are unread, and unknown (0) for a compressed message, whose
+// size shows only once it is inflated. It does not wait for readSem: if
+// another goroutine holds it, it knows nothing.
+func (r *messageReader) remaining() (int64, bool) {
+	c := r.c
+	select {
+	case c.readSem <- struct{}{}:
+	default:
+		return 0, false
+	}
+	defer release(c.readSem)
+	switch {
+	case c.readErr != nil || c.compressed && c.msgOpen:
+		return 0, false
+	case !c.msgOpen:
+		return 0, true
+	}
+	return c.frameLeft, !c.inMessage
+}
+
 // readInflated is messageReader.Read for a compressed message: the bytes
 // come out of the inflater, and the read limit applies to them, checked as
 // they come (RFC 7692 §8.1: a small message can inflate to a huge one).
@@ -318,7 +340,7 @@ func (c *Conn) handleControl(h frameHeader) error {
 // takes.
 func (c *Conn) readFrameHeader() (frameHeader, error) {
 	for {
-		h, n, err := parseFrameHeader(c.rbuf[c.rpos:c.rend])
+		h, n, err := parseFrameHeader(c.rbuf.b[c.rpos:c.rend])
 		if err != nil {
 			return h, err
 		}
@@ -338,9 +360,9 @@ func (c *Conn) readFrameHeader() (frameHeader, error) {
 func (c *Conn) readPayload(p []byte) (int, error) {
 	var n int
 	if c.rpos < c.rend {
-		n = copy(p, c.rbuf[c.rpos:c.rend])
+		n = copy(p, c.rbuf.b[c.rpos:c.rend])
 		c.rpos += n
-	} else if len(p) >= len(c.rbuf) {
+	} else if len(p) >= c.rbuf.pool.size {
 		var err error
 		n, err = c.t.Read(p)
 		if n == 0 && err != nil {
@@ -350,7 +372,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		if err := c.fill(); err != nil {
 			return 0, err
 		}
-		n = copy(p, c.rbuf[c.rpos:c.rend])
+		n = copy(p, c.rbuf.b[c.rpos:c.rend])
 		c.rpos += n
 	}
 	if c.frame.masked {
@@ -368,7 +390,7 @@ func (c *Conn) readFull(p []byte) error {
 				return err
 			}
 		}
-		n := copy(p, c.rbuf[c.rpos:c.rend])
+		n := copy(p, c.rbuf.b[c.rpos:c.rend])
 		c.rpos += n
 		p = p[n:]
 	}
@@ -376,13 +398,22 @@ func (c *Conn) readFull(p []byte) error {
 }
 
 // fill reads more bytes from the transport into the buffer, first moving
-// unread bytes to its front.
+// unread bytes to its front. With nothing unread, the buffer is not held
+// while fill waits for bytes, where the transport allows it: see
+// rawread_unix.go.
 func (c *Conn) fill() error {
 	if c.rpos > 0 {
-		c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
+		c.rend = copy(c.rbuf.b, c.rbuf.b[c.rpos:c.rend])
 		c.rpos = 0
 	}
-	n, err := c.t.Read(c.rbuf[c.rend:])
+	var n int
+	var err error
+	if c.rend == 0 && c.raw.enabled() {
+		n, err = c.raw.readEmpty()
+	} else {
+		c.rbuf.take()
+		n, err = c.t.Read(c.rbuf.b[c.rend:])
+	}
 	c.rend += n
 	if n == 0 && err != nil {
 		if err == io.EOF && c.rend > 0 {
@@ -409,5 +440,9 @@ func (c *Conn) readFailed(err error) error {
 	}
 	c.readErr = err
 	c.msgOpen = false
+	// Nothing will be read any more: the buffer can serve other
+	// connections.
+	c.rpos, c.rend = 0, 0
+	c.rbuf.release()
 	return err
 }

@@ -47,14 +47,15 @@ func (c *Conn) writeMessage(ctx context.Context, typ MessageType, p []byte, comp
 		// whole message is needed. Close releases msgSem.
 		w := c.startMessage(ctx, typ, true)
 		if _, err := w.Write(p); err != nil {
-			w.open = false
-			release(c.msgSem)
+			w.end()
 			return err
 		}
 		return w.Close()
 	}
 	defer release(c.msgSem)
-	return c.writeFrame(ctx, true, 0, opcode(typ), p)
+	err := c.writeFrame(ctx, true, 0, opcode(typ), p)
+	c.wbuf.release() // if writeFrame took it: the next message may be far off
+	return err
 }
 
 // Writer returns a writer for one data message of type typ. What is written
@@ -83,21 +84,35 @@ func (c *Conn) startMessage(ctx context.Context, typ MessageType, compress bool)
 }
 
 // messageWriter is the io.WriteCloser Writer returns: one per Conn, reused,
-// so handing it out does not allocate. Its bytes sit in c.wbuf after the
-// room kept for the frame header.
+// so handing it out does not allocate. Its bytes sit in a lent buffer
+// (buffer.go) after the room kept for the frame header: c.wbuf, taken at
+// the first write that needs it, or a larger one ReadFrom takes for a large
+// message. Both are given back when the message ends.
 type messageWriter struct {
 	c    *Conn
 	ctx  context.Context
 	op   opcode // of the next frame: the message type, then continuation
-	n    int    // payload bytes in the buffer
+	buf  []byte // c.wbuf.b or large.b; nil until a buffer is needed
+	n    int    // payload bytes in buf, after its header room
 	open bool
 	// compress is whether the message is compressed: asked for when the
 	// message starts, settled by its first frame (a message that ends
 	// below the threshold before that goes out uncompressed).
 	compress bool
+	large    lentBuffer // see ReadFrom
 }
 
 var errWriterClosed = errors.New("websocket: write to a closed message writer")
+
+// room is the free payload space in the writer's buffer, taking c.wbuf if
+// none is held yet.
+func (w *messageWriter) room() []byte {
+	if w.buf == nil {
+		w.c.wbuf.take()
+		w.buf = w.c.wbuf.b
+	}
+	return w.buf[maxFrameHeaderSize+w.n:]
+}
 
 func (w *messageWriter) Write(p []byte) (int, error) {
 	if !w.open {
@@ -106,14 +121,13 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	c := w.c
 	written := 0
 	for len(p) > 0 {
-		room := c.wbuf[maxFrameHeaderSize+w.n:]
 		// A write larger than the whole buffer goes out as a fragment of
 		// its own, without being copied first. When compressing, it goes a
 		// buffer's worth at a time, so the compressed copy stays small too.
-		if w.n == 0 && len(p) >= len(room) {
+		if room := c.writeRoom(); w.n == 0 && len(p) >= room {
 			chunk := p
 			if w.compress {
-				chunk = p[:len(room)]
+				chunk = p[:room]
 			}
 			if err := w.flush(false, chunk); err != nil {
 				return written, err
@@ -122,7 +136,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 			p = p[len(chunk):]
 			continue
 		}
-		k := copy(room, p)
+		k := copy(w.room(), p)
 		w.n += k
 		written += k
 		p = p[k:]
@@ -135,45 +149,173 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// Sizes of the buffer ReadFrom reads into: powers of two of payload, so
+// that few pools serve every message size. A message larger than the
+// largest goes out in fragments of that size.
+const (
+	minLargeBuffer = 8 << 10
+	maxLargeBuffer = 1 << 20
+)
+
+// ReadFrom writes what it reads from r, up to io.EOF, into the message.
+// io.Copy uses it. The bytes are read straight into the buffer they are
+// sent from, without a copy in between, and that buffer is sized to the
+// message when r tells how much is left (a Reader from this package, or a
+// bytes.Reader): echoing a 64 KiB message costs one write system call. The
+// bytes read last stay buffered until Close sends the final fragment.
+func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.open {
+		return 0, errWriterClosed
+	}
+	var total int64
+	for {
+		room := w.room()
+		if len(room) == 0 {
+			left, known := readerRemaining(r)
+			if known && left == 0 {
+				// Everything is in the buffer; only the io.EOF is missing.
+				// Keep it for Close, which sends it as the final frame.
+				return total, nil
+			}
+			if !w.grow(left) {
+				if err := w.flush(false, nil); err != nil {
+					return total, err
+				}
+			}
+			room = w.room()
+		} else if left, _ := readerRemaining(r); int64(len(room)) < left {
+			w.grow(left)
+			room = w.room()
+		}
+		n, err := r.Read(room)
+		w.n += n
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// grow moves the buffered bytes to a larger buffer with room for at least
+// more bytes (at least double the current size when more is 0: unknown),
+// and reports false when the buffer cannot grow. A compressed message does
+// not grow its buffer: it is compressed a buffer at a time.
+func (w *messageWriter) grow(more int64) bool {
+	size := len(w.buf) - maxFrameHeaderSize
+	if w.compress || size >= maxLargeBuffer {
+		return false
+	}
+	want := int64(w.n) + more
+	if more == 0 {
+		want = 2 * int64(size)
+	}
+	newSize := minLargeBuffer
+	for int64(newSize) < want && newSize < maxLargeBuffer {
+		newSize *= 2
+	}
+	if newSize <= size {
+		return false
+	}
+	large := lentBuffer{pool: bufferPoolFor(maxFrameHeaderSize + newSize)}
+	large.take()
+	copy(large.b[maxFrameHeaderSize:], w.buf[maxFrameHeaderSize:maxFrameHeaderSize+w.n])
+	w.large.release()
+	w.c.wbuf.release()
+	w.large = large
+	w.buf = large.b
+	return true
+}
+
+// readerRemaining returns how many bytes r has left before io.EOF, and
+// whether that is the exact count rather than a lower bound.
+func readerRemaining(r io.Reader) (int64, bool) {
+	switch r := r.(type) {
+	case *messageReader:
+		return r.remaining()
+	case interface{ Len() int }: // bytes.Reader, strings.Reader, bytes.Buffer
+		return int64(r.Len()), true
+	}
+	return 0, false
+}
+
 // Close sends the final fragment and lets the next message be written.
 func (w *messageWriter) Close() error {
 	if !w.open {
 		return errWriterClosed
 	}
 	err := w.flush(true, nil)
-	w.open = false
-	release(w.c.msgSem)
+	w.end()
 	return err
+}
+
+// end closes the writer, gives its buffers back and lets the next message
+// be written.
+func (w *messageWriter) end() {
+	w.open = false
+	w.buf = nil
+	w.large.release()
+	w.c.wbuf.release()
+	release(w.c.msgSem)
 }
 
 // flush sends the buffered bytes, or p if it is given, as the next
 // fragment.
 func (w *messageWriter) flush(fin bool, p []byte) error {
 	c := w.c
-	if p == nil {
-		p = c.wbuf[maxFrameHeaderSize : maxFrameHeaderSize+w.n]
+	own := p == nil
+	if own {
+		w.room() // an empty message may not have a buffer yet
+		p = w.buf[maxFrameHeaderSize : maxFrameHeaderSize+w.n]
 	}
 	var rsv byte
 	if w.op != opContinuation && w.compress && fin && len(p) < c.deflate.cfg.threshold {
 		w.compress = false
 	}
-	if w.compress {
+	var err error
+	switch {
+	case w.compress:
 		// RFC 7692 §6: RSV1 on the first frame only.
 		if w.op != opContinuation {
 			rsv = rsv1Bit
 		}
-		p = c.deflate.compressChunk(p, fin)
+		err = c.writeFrame(w.ctx, fin, rsv, w.op, c.deflate.compressChunk(p, fin))
+	case own:
+		err = c.writeFrameInPlace(w.ctx, fin, rsv, w.op, w.buf[:maxFrameHeaderSize+w.n])
+	default:
+		err = c.writeFrame(w.ctx, fin, rsv, w.op, p)
 	}
-	err := c.writeFrame(w.ctx, fin, rsv, w.op, p)
 	w.op = opContinuation
 	w.n = 0
 	return err
 }
 
-// writeFrame sends one frame, masked on a client, in one system call when
-// it fits the buffer. The header is written into the room just in front of
-// the payload, so header and payload leave together.
+// writeRoom is how much payload fits in c.wbuf after the room kept for a
+// frame header.
+func (c *Conn) writeRoom() int { return c.wbuf.pool.size - maxFrameHeaderSize }
+
+// writeFrame sends payload, the caller's bytes, which it leaves untouched,
+// as one frame. The caller holds msgSem, and with it c.wbuf if it has
+// taken it; writeFrame takes it when it needs it, and leaves releasing it
+// to the caller.
 func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, payload []byte) error {
+	return c.sendFrame(ctx, fin, rsv, op, payload, nil)
+}
+
+// writeFrameInPlace sends buf[maxFrameHeaderSize:] as one frame; buf is a
+// buffer of the Conn's own, so the header goes into the room in front of
+// the payload and a client masks the payload where it is: one write system
+// call, whatever the size.
+func (c *Conn) writeFrameInPlace(ctx context.Context, fin bool, rsv byte, op opcode, buf []byte) error {
+	return c.sendFrame(ctx, fin, rsv, op, buf[maxFrameHeaderSize:], buf)
+}
+
+// sendFrame is writeFrame, or writeFrameInPlace when own is not nil.
+// A small payload of the caller's is copied into c.wbuf and sent in place
+// too, so header and payload always leave in one system call.
+func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, payload, own []byte) error {
 	if err := c.acquire(ctx, c.frameSem); err != nil {
 		return err
 	}
@@ -196,28 +338,28 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, pa
 		h.maskKey = key
 	}
 	hn := frameHeaderSize(h.length, h.masked)
-	room := len(c.wbuf) - maxFrameHeaderSize
 
+	if own == nil && len(payload) <= c.writeRoom() {
+		c.wbuf.take()
+		own = c.wbuf.b[:maxFrameHeaderSize+copy(c.wbuf.b[maxFrameHeaderSize:], payload)]
+	}
 	var err error
 	switch {
-	case len(payload) <= room:
-		// payload may already be the buffer's own payload area (from
-		// messageWriter); copy is then a no-op.
+	case own != nil:
 		start := maxFrameHeaderSize - hn
-		putFrameHeader(c.wbuf[start:], h)
-		n := copy(c.wbuf[maxFrameHeaderSize:], payload)
+		putFrameHeader(own[start:], h)
 		if h.masked {
-			mask(h.maskKey, c.wbuf[maxFrameHeaderSize:maxFrameHeaderSize+n])
+			mask(h.maskKey, own[maxFrameHeaderSize:])
 		}
-		_, err = c.t.Write(c.wbuf[start : maxFrameHeaderSize+n])
+		_, err = c.t.Write(own[start:])
 	case !h.masked:
 		// A large unmasked payload is sent as it is, the header in front
 		// of it in one vectored write (writev on TCP). WriteTo consumes the
 		// slice it is called on, so c.vec is made anew from the c.bufs
 		// array each time; both live in the Conn, so this does not
 		// allocate.
-		putFrameHeader(c.wbuf, h)
-		c.bufs = [2][]byte{c.wbuf[:hn], payload}
+		putFrameHeader(c.hdrBuf[:], h)
+		c.bufs = [2][]byte{c.hdrBuf[:hn], payload}
 		c.vec = c.bufs[:]
 		_, err = c.vec.WriteTo(c.t)
 		c.bufs = [2][]byte{} // do not keep the caller's payload alive
@@ -225,12 +367,14 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv byte, op opcode, pa
 		// A client must mask, and must not touch the caller's bytes: the
 		// payload goes through the buffer, masked a buffer at a time, the
 		// key stream carried across chunks.
-		off := putFrameHeader(c.wbuf, h) // the first chunk follows the header
+		c.wbuf.take()
+		buf := c.wbuf.b
+		off := putFrameHeader(buf, h) // the first chunk follows the header
 		key := h.maskKey
 		for len(payload) > 0 {
-			n := copy(c.wbuf[off:], payload)
-			key = mask(key, c.wbuf[off:off+n])
-			if _, err = c.t.Write(c.wbuf[:off+n]); err != nil {
+			n := copy(buf[off:], payload)
+			key = mask(key, buf[off:off+n])
+			if _, err = c.t.Write(buf[:off+n]); err != nil {
 				break
 			}
 			payload = payload[n:]

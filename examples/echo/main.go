@@ -42,10 +42,17 @@ func main() {
 			log.Printf("accept: %v", err)
 			return
 		}
-		defer c.CloseNow()
-		if err := echo(c); err != nil && websocket.CloseStatus(err) < 0 {
-			log.Printf("echo: %v", err)
+		if r.ProtoMajor > 1 {
+			// Over HTTP/2 the stream lives only as long as the handler.
+			serve(c)
+			return
 		}
+		// Over HTTP/1.1 net/http is done with the connection once it is
+		// hijacked, but it keeps its own per-connection buffers (8 KiB)
+		// until the handler returns. Serving the WebSocket on a goroutine
+		// of its own lets them go: an idle connection then costs a few
+		// KiB.
+		go serve(c)
 	})
 
 	ln, err := net.Listen("tcp", *addr)
@@ -59,11 +66,21 @@ func main() {
 	os.Exit(1)
 }
 
-// echo copies each message back as it arrives, through one reused buffer:
-// a message of any size costs no allocation and is never held whole.
+// serve echoes until the connection ends, and logs why it ended unless
+// it was closed normally.
+func serve(c *websocket.Conn) {
+	defer c.CloseNow()
+	if err := echo(c); err != nil && websocket.CloseStatus(err) < 0 {
+		log.Printf("echo: %v", err)
+	}
+}
+
+// echo copies each message back as it arrives. io.Copy hands the message
+// reader to the writer's ReadFrom, which reads the payload straight into
+// the buffer it is sent from: no allocation per message, one write system
+// call for a message of up to 1 MiB, and no buffer held between messages.
 func echo(c *websocket.Conn) error {
 	ctx := context.Background()
-	buf := make([]byte, 32<<10)
 	for {
 		typ, r, err := c.Reader(ctx)
 		if err != nil {
@@ -73,7 +90,7 @@ func echo(c *websocket.Conn) error {
 		if err != nil {
 			return err
 		}
-		if _, err := io.CopyBuffer(w, onlyReader{r}, buf); err != nil {
+		if _, err := io.Copy(w, r); err != nil {
 			return err
 		}
 		if err := w.Close(); err != nil {
@@ -81,7 +98,3 @@ func echo(c *websocket.Conn) error {
 		}
 	}
 }
-
-// onlyReader hides every method but Read, so that io.CopyBuffer uses the
-// buffer it is given.
-type onlyReader struct{ io.Reader }

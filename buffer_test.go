@@ -1,0 +1,222 @@
+package websocket
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+
+	"runtime"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+// connPair returns two Conns of this package talking over loopback TCP.
+func connPair(t *testing.T) (server, client *Conn) {
+	t.Helper()
+	server, peer := newPair(t, true, nil)
+	client = newConn(peer.conn, false, nil, "", &ConnOptions{CloseTimeout: 2 * time.Second}, nil)
+	return server, client
+}
+
+// echoOnce reads one message from c and writes it back the way
+// examples/echo does: io.Copy from the message reader into a message
+// writer.
+func echoOnce(c *Conn) error {
+	typ, r, err := c.Reader(bg)
+	if err != nil {
+		return err
+	}
+	w, err := c.Writer(bg, typ)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+func TestIdleConnectionHoldsNoBuffers(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("raw reads are Unix only")
+	}
+	c, peer := newPair(t, true, nil)
+	if !c.raw.enabled() {
+		t.Fatal("raw reads not enabled on a TCP connection")
+	}
+	peer.send(peer.frame(true, 0, opText, []byte("hello")))
+	if err := echoOnce(c); err != nil {
+		t.Fatal(err)
+	}
+	if h, p := peer.next(); h.opcode != opText || string(p) != "hello" {
+		t.Fatalf("echo: %v %q", h.opcode, p)
+	}
+	if c.rpos != c.rend {
+		t.Fatalf("%d bytes left unread", c.rend-c.rpos)
+	}
+	if c.wbuf.box != nil || c.writer.large.box != nil {
+		t.Error("write buffer still held after the message was written")
+	}
+
+	// Drive the raw read by hand: the first call finds nothing and must
+	// give the read buffer back before the goroutine would park; the next
+	// one, after the peer has sent a frame, must read it.
+	frame := peer.frame(true, 0, opBinary, []byte("again"))
+	sendNow := make(chan struct{})
+	go func() {
+		<-sendNow
+		peer.send(frame)
+	}()
+	var results []bool
+	err := c.raw.conn.Read(func(fd uintptr) bool {
+		ready := c.raw.rawRead(fd)
+		results = append(results, ready)
+		if !ready {
+			if c.rbuf.box != nil {
+				t.Error("waiting for bytes while holding the read buffer")
+			}
+			if len(results) == 1 {
+				close(sendNow)
+			}
+		}
+		return ready
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results[0] || !results[len(results)-1] {
+		t.Fatalf("ready per call: %v, want false first and true last", results)
+	}
+	if c.rbuf.box == nil || c.raw.n != len(frame) || !bytes.Equal(c.rbuf.b[:c.raw.n], frame) {
+		t.Fatalf("read %d bytes into the buffer, want the %d-byte frame", c.raw.n, len(frame))
+	}
+}
+
+// TestReadFromSendsOneFrame checks what io.Copy into a message writer puts
+// on the wire: the whole payload, in one frame while it fits the largest
+// buffer, whatever kind of reader it comes from.
+func TestReadFromSendsOneFrame(t *testing.T) {
+	payload := make([]byte, maxLargeBuffer+1)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	sources := map[string]func(p []byte) io.Reader{
+		"bytes.Reader": func(p []byte) io.Reader { return bytes.NewReader(p) },
+		// OneByteReader hides Len: the buffer grows as bytes come.
+		"unknown length": func(p []byte) io.Reader { return iotest.OneByteReader(bytes.NewReader(p)) },
+	}
+	for _, server := range []bool{true, false} {
+		for _, size := range []int{0, 16, 4095, 4096, 4097, 64 << 10, maxLargeBuffer, maxLargeBuffer + 1} {
+			for name, source := range sources {
+				if name == "unknown length" && size > 64<<10 {
+					continue // one byte per Read: slow, and the large sizes add nothing
+				}
+				t.Run(fmt.Sprintf("%s/%d/%s", roleName(server), size, name), func(t *testing.T) {
+					c, peer := newPair(t, server, nil)
+					done := make(chan error, 1)
+					go func() {
+						w, err := c.Writer(bg, MessageBinary)
+						if err == nil {
+							// Called directly: io.Copy would hand a
+							// bytes.Reader's WriteTo the writer instead.
+							_, err = w.(io.ReaderFrom).ReadFrom(source(payload[:size]))
+						}
+						if err == nil {
+							err = w.Close()
+						}
+						done <- err
+					}()
+					wantFrames := 1
+					if size > maxLargeBuffer {
+						wantFrames = 2
+					}
+					var got []byte
+					for i := 0; i < wantFrames; i++ {
+						h, p := peer.next()
+						if h.fin != (i == wantFrames-1) {
+							t.Fatalf("frame %d: fin %v", i, h.fin)
+						}
+						got = append(got, p...)
+					}
+					if err := <-done; err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(got, payload[:size]) {
+						t.Fatalf("payload of %d bytes differs from the %d sent", len(got), size)
+					}
+					if c.wbuf.box != nil || c.writer.large.box != nil {
+						t.Error("a buffer is still held after Close")
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestEchoFragmentedMessage echoes a message that arrives in fragments:
+// the reader only knows a lower bound of what is left.
+func TestEchoFragmentedMessage(t *testing.T) {
+	c, peer := newPair(t, true, nil)
+	parts := [][]byte{bytes.Repeat([]byte("a"), 5000), {}, bytes.Repeat([]byte("b"), 70000), []byte("c")}
+	peer.send(
+		peer.frame(false, 0, opBinary, parts[0]),
+		peer.frame(false, 0, opContinuation, parts[1]),
+		peer.frame(true, 0, opPing, []byte("between")),
+		peer.frame(false, 0, opContinuation, parts[2]),
+		peer.frame(true, 0, opContinuation, parts[3]),
+	)
+	done := make(chan error, 1)
+	go func() { done <- echoOnce(c) }()
+	want := bytes.Join(parts, nil)
+	var got []byte
+	for {
+		h, p := peer.next()
+		if h.opcode == opPong {
+			continue
+		}
+		got = append(got, p...)
+		if h.fin {
+			break
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("echoed %d bytes, want %d", len(got), len(want))
+	}
+}
+
+// TestEchoAllocations pins "no allocation per message" on the path a
+// server really takes: real TCP sockets (so the raw reads of
+// rawread_unix.go), buffers lent from the pools, io.Copy into a writer.
+func TestEchoAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector (make test runs this test without it)")
+	}
+	server, client := connPair(t)
+	for _, size := range []int{16, 1 << 10, 64 << 10} {
+		msg := bytes.Repeat([]byte("x"), size)
+		buf := make([]byte, size)
+		roundTrip := func() {
+			if err := client.Write(bg, MessageText, msg); err != nil {
+				t.Fatal(err)
+			}
+			if err := echoOnce(server); err != nil {
+				t.Fatal(err)
+			}
+			_, r, err := client.Reader(bg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(r, buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		roundTrip() // the pools start empty
+		if allocs := testing.AllocsPerRun(100, roundTrip); allocs != 0 {
+			t.Errorf("%d B: %v allocations per echoed message, want 0", size, allocs)
+		}
+	}
+}

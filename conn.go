@@ -124,7 +124,7 @@ type Conn struct {
 	rbuf       lentBuffer // bytes read from t; unread ones are rbuf.b[rpos:rend]
 	rpos       int
 	rend       int
-	raw        rawReader // waits for bytes without holding rbuf, where t allows it
+	raw        rawReader   // waits for bytes without holding rbuf, where t allows it
 	frame      frameHeader // the data frame being read
 	frameLeft  int64       // its payload bytes not yet read
 	frameKey   uint32      // its masking key, rotated to the next byte
@@ -148,8 +148,8 @@ type Conn struct {
 	ctlWbuf   [maxFrameHeaderSize + maxControlPayload]byte
 	hdrBuf    [maxFrameHeaderSize]byte // the header of a frame sent without wbuf
 	bufs      [2][]byte                // header and payload for one vectored write
-	vec       net.Buffers // the slice of bufs that write consumes
-	writeErr  error       // guarded by frameSem; once set, every write returns it
+	vec       net.Buffers              // the slice of bufs that write consumes
+	writeErr  error                    // guarded by frameSem; once set, every write returns it
 	writer    messageWriter
 	maskKeys  *maskKeySource
 	closeSent atomic.Bool // our close frame is on the wire (RFC 6455 §5.5.1)

@@ -170,3 +170,40 @@ func ExampleDial_refused() {
 	// true
 	// 401 log in first
 }
+
+// Broadcasting: the frame is built once, and every server connection sends
+// the same bytes.
+func ExampleConn_WritePrepared() {
+	news, err := websocket.NewPreparedMessage(websocket.MessageText, []byte("the same news for everyone"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		if err := c.WritePrepared(r.Context(), news); err != nil {
+			return
+		}
+		c.Read(r.Context()) // until the client closes
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		c, _, err := websocket.Dial(ctx, wsURL(srv), nil)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		_, msg, err := c.Read(ctx)
+		fmt.Printf("client %d: %s %v\n", i, msg, err)
+		c.Close(websocket.StatusNormalClosure, "")
+	}
+	// Output:
+	// client 0: the same news for everyone <nil>
+	// client 1: the same news for everyone <nil>
+}

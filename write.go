@@ -320,11 +320,8 @@ func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, pay
 		return err
 	}
 	defer release(c.frameSem)
-	if c.writeErr != nil {
-		return c.writeErr
-	}
-	if c.closeSent.Load() {
-		return errCloseSent
+	if err := c.frameWritable(); err != nil {
+		return err
 	}
 	stop := c.watch(ctx)
 	defer stop()
@@ -400,11 +397,8 @@ func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) erro
 
 // writeControlLocked is writeControl for a caller that holds frameSem.
 func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte) error {
-	if c.writeErr != nil {
-		return c.writeErr
-	}
-	if c.closeSent.Load() {
-		return errCloseSent
+	if err := c.frameWritable(); err != nil {
+		return err
 	}
 	stop := c.watch(ctx)
 	defer stop()
@@ -429,6 +423,18 @@ func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte
 	}
 	if _, err := c.t.Write(frame); err != nil {
 		return c.writeFailed(err)
+	}
+	return nil
+}
+
+// frameWritable returns why no frame can be written, if so: an earlier
+// write failed, or our close frame is out. The caller holds frameSem.
+func (c *Conn) frameWritable() error {
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if c.closeSent.Load() {
+		return errCloseSent
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ FUZZMINIMIZETIME ?= 5s
 # Patterns of cases allowed to report UNIMPLEMENTED (none: every case must pass).
 ALLOW_UNIMPLEMENTED ?=
 
-.PHONY: test autobahn autobahn-docker calibrate interop interop-h2 fuzz bench
+.PHONY: wsbench test autobahn autobahn-docker calibrate interop interop-h2 fuzz bench
 
 test:
 	go vet ./...
@@ -48,5 +48,21 @@ fuzz:
 		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) . || exit 1; \
 	done
 
+# make bench: the Go micro-benchmarks (benchstat-friendly: -count 6), the
+# peer comparisons of bench/ (masking, broadcast), then the side-by-side
+# wsbench run against gorilla, coder, gobwas and gws with this package's
+# echo server as the baseline. WSBENCH_ARGS="--profile quick" for a shorter
+# run; WSBENCH=0 skips it.
+WSBENCH ?= 1
+WSBENCH_ARGS ?= --profile full --repeats 5
+WSBENCH_DIR ?= ../shared/wsbench
+
 bench:
 	go test -run '^$$' -bench . -benchmem -count 6 . | tee bench.txt
+	cd bench && go test -run '^$$' -bench 'Mask|Broadcast' -benchmem -count 6 . | tee ../bench-peers.txt
+	if [ "$(WSBENCH)" = 1 ]; then $(MAKE) wsbench; fi
+
+wsbench:
+	go build -o $(CURDIR)/bin/echo ./examples/echo
+	cd $(WSBENCH_DIR) && ./run.sh $(WSBENCH_ARGS) --baseline project \
+		--server 'name=project,cmd=$(CURDIR)/bin/echo -addr {addr}'

@@ -98,6 +98,23 @@
 // over the read limit (ConnOptions.ReadLimit, 32 MiB by default) fails it
 // with 1009 before its payload is read.
 //
+// To relay a message, copy its reader into a writer: io.Copy(w, r) reads
+// the payload straight into the buffer it is sent from (the writer's
+// ReadFrom), in one frame up to 1 MiB. To send one message to many
+// connections, build it once with NewPreparedMessage and send it with
+// WritePrepared: a server then writes the same frame bytes to each.
+//
+// # Memory
+//
+// A connection holds no read or write buffer while it is idle. Buffers
+// come from pools shared by all connections: the read buffer when bytes
+// arrive (on TCP and Unix sockets the package waits for them through
+// syscall.RawConn, without a buffer), the write buffer while a message is
+// written. Over HTTP/1.1, net/http keeps 8 KiB of its own buffers for the
+// connection until the handler returns; a server holding many idle
+// connections can serve each on a goroutine of its own and return from
+// the handler (examples/echo does).
+//
 // # Compression
 //
 // Set AcceptOptions.Compression or DialOptions.Compression to use
@@ -156,9 +173,11 @@
 //
 // The files follow the protocol: handshake.go, accept.go and dial.go for
 // the opening handshake (RFC 6455 §4), h2.go for its HTTP/2 form and the
-// stream transport (RFC 8441), shutdown.go for closing on server shutdown, frame.go for the frame header
-// (§5.2), mask.go for masking (§5.3), read.go and write.go for messages and
-// fragmentation (§5.4, §5.6), utf8.go for text validation (§8.1), close.go
+// stream transport (RFC 8441), shutdown.go for closing on server shutdown,
+// frame.go for the frame header (§5.2), mask.go for masking (§5.3),
+// read.go and write.go for messages and fragmentation (§5.4, §5.6),
+// prepared.go for broadcasting, buffer.go and rawread_unix.go for the
+// buffers lent to connections, utf8.go for text validation (§8.1), close.go
 // for status codes and the closing handshake (§5.5.1, §7), ping.go for
 // pings and keepalive (§5.5.2, §5.5.3), errors.go for how failures map to
 // close codes.

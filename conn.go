@@ -137,15 +137,13 @@ type Conn struct {
 	utf8       utf8Validator
 	readErr    error // once set, every read returns it
 	reader     messageReader
-	ctlBuf     [maxControlPayload]byte
 
 	// Writing. msgSem is held for a whole data message, frameSem for one
 	// frame: control frames only take frameSem, which is what lets them go
 	// out between fragments.
 	msgSem    chan struct{}
 	frameSem  chan struct{}
-	wbuf      lentBuffer // maxFrameHeaderSize of header room, then payload; held by the msgSem holder
-	ctlWbuf   [maxFrameHeaderSize + maxControlPayload]byte
+	wbuf      lentBuffer               // maxFrameHeaderSize of header room, then payload; held by the msgSem holder
 	hdrBuf    [maxFrameHeaderSize]byte // the header of a frame sent without wbuf
 	bufs      [2][]byte                // header and payload for one vectored write
 	vec       net.Buffers              // the slice of bufs that write consumes

@@ -302,10 +302,16 @@ func (c *Conn) nextDataFrame() error {
 // handleControl reads the payload of a control frame and acts on it
 // (RFC 6455 §5.5).
 func (c *Conn) handleControl(h frameHeader) error {
-	payload := c.ctlBuf[:h.length]
-	if err := c.readFull(payload); err != nil {
-		return err
+	// The payload (at most 125 bytes, §5.5) is handled where it lies in
+	// the read buffer, which always has room for a whole control frame
+	// (see bufferSize).
+	for c.rend-c.rpos < int(h.length) {
+		if err := c.fill(); err != nil {
+			return err
+		}
 	}
+	payload := c.rbuf.b[c.rpos : c.rpos+int(h.length)]
+	c.rpos += int(h.length)
 	if h.masked {
 		mask(h.maskKey, payload)
 	}
@@ -380,21 +386,6 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 	}
 	c.frameLeft -= int64(n)
 	return n, nil
-}
-
-// readFull fills p from the buffer and the transport.
-func (c *Conn) readFull(p []byte) error {
-	for len(p) > 0 {
-		if c.rpos == c.rend {
-			if err := c.fill(); err != nil {
-				return err
-			}
-		}
-		n := copy(p, c.rbuf.b[c.rpos:c.rend])
-		c.rpos += n
-		p = p[n:]
-	}
-	return nil
 }
 
 // fill reads more bytes from the transport into the buffer, first moving

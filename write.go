@@ -395,6 +395,9 @@ func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) erro
 	return c.writeControlLocked(ctx, op, payload)
 }
 
+// controlBuffers lends the buffers control frames are written from.
+var controlBuffers = bufferPoolFor(maxFrameHeaderSize + maxControlPayload)
+
 // writeControlLocked is writeControl for a caller that holds frameSem.
 func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte) error {
 	if err := c.frameWritable(); err != nil {
@@ -410,9 +413,13 @@ func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte
 		}
 		h.maskKey = key
 	}
-	n := putFrameHeader(c.ctlWbuf[:], h)
-	copy(c.ctlWbuf[n:], payload)
-	frame := c.ctlWbuf[:n+len(payload)]
+	// A buffer of its own, not c.wbuf: a control frame can go out in the
+	// middle of a message that holds c.wbuf.
+	buf := controlBuffers.get()
+	defer controlBuffers.put(buf)
+	n := putFrameHeader(*buf, h)
+	copy((*buf)[n:], payload)
+	frame := (*buf)[:n+len(payload)]
 	if h.masked {
 		mask(h.maskKey, frame[n:])
 	}

@@ -229,10 +229,13 @@ func (c *Conn) CloseNow() error {
 // wire. It fails with errCloseSent if one was sent already: RFC 6455 §5.5.1
 // allows one close frame per endpoint.
 func (c *Conn) writeClose(code StatusCode, reason string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.closeTimeout)
-	defer cancel()
+	// The bound is a write deadline rather than a context with a timeout:
+	// it reuses the socket's own timer instead of making a context, a
+	// timer and a watch for each close. Nothing but a close frame is
+	// written from here on, so the deadline replaced is not missed.
+	c.t.SetWriteDeadline(time.Now().Add(c.closeTimeout))
 	var buf [maxControlPayload]byte
-	return c.writeControl(ctx, opClose, appendClosePayload(buf[:0], code, reason))
+	return c.writeControl(context.Background(), opClose, appendClosePayload(buf[:0], code, reason))
 }
 
 // handlePeerClose acts on a close frame from the peer (RFC 6455 §5.5.1,

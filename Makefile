@@ -59,7 +59,7 @@ WSBENCH_DIR ?= ../shared/wsbench
 
 bench:
 	go test -run '^$$' -bench . -benchmem -count 6 . | tee bench.txt
-	cd bench && go test -run '^$$' -bench 'Mask|Broadcast' -benchmem -count 6 . | tee ../bench-peers.txt
+	cd bench && go test -run '^$$' -bench 'Mask|Broadcast' -benchmem -benchtime 300ms -count 6 . | tee ../bench-peers.txt
 	if [ "$(WSBENCH)" = 1 ]; then $(MAKE) wsbench; fi
 
 wsbench:

@@ -2,8 +2,10 @@ package websocket
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"runtime"
 	"testing"
@@ -218,5 +220,19 @@ func TestEchoAllocations(t *testing.T) {
 		if allocs := testing.AllocsPerRun(100, roundTrip); allocs != 0 {
 			t.Errorf("%d B: %v allocations per echoed message, want 0", size, allocs)
 		}
+	}
+}
+
+// A read deadline still ends a read that waits without a buffer (raw reads
+// go through the socket's poller, deadlines included).
+func TestReadDeadlineOnRawRead(t *testing.T) {
+	c, _ := newPair(t, true, nil)
+	c.SetReadDeadline(time.Now().Add(-time.Second))
+	_, _, err := c.Read(bg)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read = %v, want an error matching os.ErrDeadlineExceeded", err)
+	}
+	if c.rbuf.box != nil {
+		t.Error("read buffer still held by a failed connection")
 	}
 }

@@ -5,6 +5,7 @@
 //	go run ./examples/echo -addr 127.0.0.1:9001
 //
 // It prints "READY ws://ADDR/" once it listens. Any path upgrades.
+// -cpuprofile FILE profiles the server until it is stopped (profile.go).
 package main
 
 import (
@@ -25,6 +26,7 @@ func main() {
 	readLimit := flag.Int64("read-limit", 64<<20, "largest message accepted, in bytes")
 	compress := flag.Bool("compress", true, "accept permessage-deflate when the client offers it")
 	flag.Parse()
+	startProfile()
 
 	opts := &websocket.AcceptOptions{
 		ConnOptions: websocket.ConnOptions{ReadLimit: *readLimit},

@@ -302,10 +302,7 @@ func (c *Conn) drainUntilClose() {
 				err = c.ioError(err)
 				c.closeTransport(err)
 			}
-			c.readErr = err
-			c.msgOpen = false
-			c.rpos, c.rend = 0, 0
-			c.rbuf.release()
+			c.stopReading(err)
 			return
 		}
 	}

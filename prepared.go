@@ -56,10 +56,10 @@ func (c *Conn) WritePrepared(ctx context.Context, m *PreparedMessage) error {
 		return err
 	}
 	defer release(c.frameSem)
-	if err := c.frameWritable(); err != nil {
+	stop, err := c.startFrame(ctx)
+	if err != nil {
 		return err
 	}
-	stop := c.watch(ctx)
 	defer stop()
 	if _, err := c.t.Write(m.frame); err != nil {
 		return c.writeFailed(err)

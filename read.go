@@ -429,11 +429,15 @@ func (c *Conn) readFailed(err error) error {
 		err = c.ioError(err)
 		c.closeTransport(err)
 	}
+	c.stopReading(err)
+	return err
+}
+
+// stopReading makes err what every later read returns. Nothing will be
+// read any more, so the read buffer goes back to serve other connections.
+func (c *Conn) stopReading(err error) {
 	c.readErr = err
 	c.msgOpen = false
-	// Nothing will be read any more: the buffer can serve other
-	// connections.
 	c.rpos, c.rend = 0, 0
 	c.rbuf.release()
-	return err
 }

@@ -92,8 +92,7 @@ type messageWriter struct {
 	c    *Conn
 	ctx  context.Context
 	op   opcode // of the next frame: the message type, then continuation
-	buf  []byte // c.wbuf.b or large.b; nil until a buffer is needed
-	n    int    // payload bytes in buf, after its header room
+	n    int    // payload bytes in the buffer, after its header room
 	open bool
 	// compress is whether the message is compressed: asked for when the
 	// message starts, settled by its first frame (a message that ends
@@ -104,15 +103,18 @@ type messageWriter struct {
 
 var errWriterClosed = errors.New("websocket: write to a closed message writer")
 
-// room is the free payload space in the writer's buffer, taking c.wbuf if
-// none is held yet.
-func (w *messageWriter) room() []byte {
-	if w.buf == nil {
-		w.c.wbuf.take()
-		w.buf = w.c.wbuf.b
+// buffer is the buffer the message's bytes sit in: the large one once
+// ReadFrom took it, else c.wbuf, taken if it is not held yet.
+func (w *messageWriter) buffer() []byte {
+	if w.large.box != nil {
+		return w.large.b
 	}
-	return w.buf[maxFrameHeaderSize+w.n:]
+	w.c.wbuf.take()
+	return w.c.wbuf.b
 }
+
+// room is the free payload space in the writer's buffer.
+func (w *messageWriter) room() []byte { return w.buffer()[maxFrameHeaderSize+w.n:] }
 
 func (w *messageWriter) Write(p []byte) (int, error) {
 	if !w.open {
@@ -204,7 +206,8 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 // and reports false when the buffer cannot grow. A compressed message does
 // not grow its buffer: it is compressed a buffer at a time.
 func (w *messageWriter) grow(more int64) bool {
-	size := len(w.buf) - maxFrameHeaderSize
+	buf := w.buffer()
+	size := len(buf) - maxFrameHeaderSize
 	if w.compress || size >= maxLargeBuffer {
 		return false
 	}
@@ -221,11 +224,10 @@ func (w *messageWriter) grow(more int64) bool {
 	}
 	large := lentBuffer{pool: bufferPoolFor(maxFrameHeaderSize + newSize)}
 	large.take()
-	copy(large.b[maxFrameHeaderSize:], w.buf[maxFrameHeaderSize:maxFrameHeaderSize+w.n])
+	copy(large.b[maxFrameHeaderSize:], buf[maxFrameHeaderSize:maxFrameHeaderSize+w.n])
 	w.large.release()
 	w.c.wbuf.release()
 	w.large = large
-	w.buf = large.b
 	return true
 }
 
@@ -255,7 +257,6 @@ func (w *messageWriter) Close() error {
 // be written.
 func (w *messageWriter) end() {
 	w.open = false
-	w.buf = nil
 	w.large.release()
 	w.c.wbuf.release()
 	release(w.c.msgSem)
@@ -265,10 +266,11 @@ func (w *messageWriter) end() {
 // fragment.
 func (w *messageWriter) flush(fin bool, p []byte) error {
 	c := w.c
+	var buf []byte
 	own := p == nil
 	if own {
-		w.room() // an empty message may not have a buffer yet
-		p = w.buf[maxFrameHeaderSize : maxFrameHeaderSize+w.n]
+		buf = w.buffer()[:maxFrameHeaderSize+w.n]
+		p = buf[maxFrameHeaderSize:]
 	}
 	var rsv byte
 	if w.op != opContinuation && w.compress && fin && len(p) < c.deflate.cfg.threshold {
@@ -283,7 +285,7 @@ func (w *messageWriter) flush(fin bool, p []byte) error {
 		}
 		err = c.writeFrame(w.ctx, fin, rsv, w.op, c.deflate.compressChunk(p, fin))
 	case own:
-		err = c.writeFrameInPlace(w.ctx, fin, rsv, w.op, w.buf[:maxFrameHeaderSize+w.n])
+		err = c.writeFrameInPlace(w.ctx, fin, rsv, w.op, buf)
 	default:
 		err = c.writeFrame(w.ctx, fin, rsv, w.op, p)
 	}
@@ -320,10 +322,10 @@ func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, pay
 		return err
 	}
 	defer release(c.frameSem)
-	if err := c.frameWritable(); err != nil {
+	stop, err := c.startFrame(ctx)
+	if err != nil {
 		return err
 	}
-	stop := c.watch(ctx)
 	defer stop()
 
 	h := frameHeader{fin: fin, rsv: rsv, opcode: op, masked: !c.isServer, length: int64(len(payload))}
@@ -340,7 +342,6 @@ func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, pay
 		c.wbuf.take()
 		own = c.wbuf.b[:maxFrameHeaderSize+copy(c.wbuf.b[maxFrameHeaderSize:], payload)]
 	}
-	var err error
 	switch {
 	case own != nil:
 		start := maxFrameHeaderSize - hn
@@ -400,10 +401,10 @@ var controlBuffers = bufferPoolFor(maxFrameHeaderSize + maxControlPayload)
 
 // writeControlLocked is writeControl for a caller that holds frameSem.
 func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte) error {
-	if err := c.frameWritable(); err != nil {
+	stop, err := c.startFrame(ctx)
+	if err != nil {
 		return err
 	}
-	stop := c.watch(ctx)
 	defer stop()
 	h := frameHeader{fin: true, opcode: op, masked: !c.isServer, length: int64(len(payload))}
 	if h.masked {
@@ -434,16 +435,17 @@ func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte
 	return nil
 }
 
-// frameWritable returns why no frame can be written, if so: an earlier
-// write failed, or our close frame is out. The caller holds frameSem.
-func (c *Conn) frameWritable() error {
+// startFrame checks that a frame may be written (no earlier write failed,
+// our close frame is not out) and starts watching ctx; the caller holds
+// frameSem and calls stop once the frame is written.
+func (c *Conn) startFrame(ctx context.Context) (stop func() bool, err error) {
 	if c.writeErr != nil {
-		return c.writeErr
+		return nil, c.writeErr
 	}
 	if c.closeSent.Load() {
-		return errCloseSent
+		return nil, errCloseSent
 	}
-	return nil
+	return c.watch(ctx), nil
 }
 
 // writeFailed records a write error, which leaves the connection unusable

@@ -50,20 +50,33 @@ type broadcaster interface {
 	closeAll()
 }
 
-type oursBroadcaster struct {
+// connSet is the connections a broadcaster has accepted; accept runs on
+// net/http's goroutines, so adding takes a lock.
+type connSet[C any] struct {
 	mu    sync.Mutex
-	conns []*ours.Conn
+	conns []C
 }
+
+func (s *connSet[C]) add(c C) {
+	s.mu.Lock()
+	s.conns = append(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *connSet[C]) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+type oursBroadcaster struct{ connSet[*ours.Conn] }
 
 func (b *oursBroadcaster) accept(w http.ResponseWriter, r *http.Request) error {
 	c, err := ours.Accept(w, r, nil)
-	if err != nil {
-		return err
+	if err == nil {
+		b.add(c)
 	}
-	b.mu.Lock()
-	b.conns = append(b.conns, c)
-	b.mu.Unlock()
-	return nil
+	return err
 }
 
 func (b *oursBroadcaster) broadcast(p []byte) error {
@@ -80,30 +93,22 @@ func (b *oursBroadcaster) broadcast(p []byte) error {
 	return nil
 }
 
-func (b *oursBroadcaster) count() int { b.mu.Lock(); defer b.mu.Unlock(); return len(b.conns) }
-
 func (b *oursBroadcaster) closeAll() {
 	for _, c := range b.conns {
 		c.CloseNow()
 	}
 }
 
-type gorillaBroadcaster struct {
-	mu    sync.Mutex
-	conns []*gorilla.Conn
-}
+type gorillaBroadcaster struct{ connSet[*gorilla.Conn] }
 
 var gorillaUpgrader = gorilla.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 
 func (b *gorillaBroadcaster) accept(w http.ResponseWriter, r *http.Request) error {
 	c, err := gorillaUpgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return err
+	if err == nil {
+		b.add(c)
 	}
-	b.mu.Lock()
-	b.conns = append(b.conns, c)
-	b.mu.Unlock()
-	return nil
+	return err
 }
 
 func (b *gorillaBroadcaster) broadcast(p []byte) error {
@@ -119,8 +124,6 @@ func (b *gorillaBroadcaster) broadcast(p []byte) error {
 	return nil
 }
 
-func (b *gorillaBroadcaster) count() int { b.mu.Lock(); defer b.mu.Unlock(); return len(b.conns) }
-
 func (b *gorillaBroadcaster) closeAll() {
 	for _, c := range b.conns {
 		c.Close()
@@ -129,9 +132,8 @@ func (b *gorillaBroadcaster) closeAll() {
 
 type gwsBroadcaster struct {
 	gws.BuiltinEventHandler
+	connSet[*gws.Conn]
 	upgrader *gws.Upgrader
-	mu       sync.Mutex
-	conns    []*gws.Conn
 }
 
 func newGwsBroadcaster() *gwsBroadcaster {
@@ -145,9 +147,7 @@ func (b *gwsBroadcaster) accept(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	b.mu.Lock()
-	b.conns = append(b.conns, c)
-	b.mu.Unlock()
+	b.add(c)
 	go c.ReadLoop() // gws answers control frames and notices closes here
 	return nil
 }
@@ -162,8 +162,6 @@ func (b *gwsBroadcaster) broadcast(p []byte) error {
 	}
 	return nil
 }
-
-func (b *gwsBroadcaster) count() int { b.mu.Lock(); defer b.mu.Unlock(); return len(b.conns) }
 
 func (b *gwsBroadcaster) closeAll() {
 	for _, c := range b.conns {

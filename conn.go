@@ -88,6 +88,16 @@ type ConnOptions struct {
 	// Writer.
 	ReadBufferSize  int
 	WriteBufferSize int
+
+	// CoalesceWrites lets small data frames wait while the peer's next
+	// frame has already arrived, so that the answers to pipelined messages
+	// leave in one system call rather than one each (coalesce.go). Held
+	// frames go out as soon as the connection reads from the network
+	// again, with the next control frame, when the write buffer fills, or
+	// on Flush. It suits a connection read by a loop that answers what it
+	// reads (an echo, a request/response server); a connection that writes
+	// and then stops reading while input is buffered must call Flush.
+	CoalesceWrites bool
 }
 
 // transport is the byte stream under a Conn: a hijacked net.Conn for the
@@ -145,12 +155,19 @@ type Conn struct {
 	frameSem  chan struct{}
 	wbuf      lentBuffer               // maxFrameHeaderSize of header room, then payload; held by the msgSem holder
 	hdrBuf    [maxFrameHeaderSize]byte // the header of a frame sent without wbuf
-	bufs      [2][]byte                // header and payload for one vectored write
+	bufs      [3][]byte                // held frames, header and payload for one vectored write
 	vec       net.Buffers              // the slice of bufs that write consumes
 	writeErr  error                    // guarded by frameSem; once set, every write returns it
 	writer    messageWriter
 	maskKeys  *maskKeySource
 	closeSent atomic.Bool // our close frame is on the wire (RFC 6455 §5.5.1)
+
+	// Coalescing (coalesce.go). held and heldN are guarded by frameSem.
+	coalesce   bool
+	held       lentBuffer // frames written but held back: held.b[:heldN]
+	heldN      int
+	hasHeld    atomic.Bool // heldN > 0, for the reader to see without frameSem
+	inputAhead atomic.Bool // the read buffer holds bytes the caller has not read
 
 	// Closing.
 	peerClosed chan struct{} // closed once the peer's close frame was handled
@@ -194,6 +211,7 @@ func newConn(t transport, isServer bool, buffered []byte, subprotocol string, op
 		msgSem:       make(chan struct{}, 1),
 		frameSem:     make(chan struct{}, 1),
 		wbuf:         lentBuffer{pool: bufferPoolFor(maxFrameHeaderSize + bufferSize(opts.WriteBufferSize))},
+		coalesce:     opts.CoalesceWrites,
 		maskKeys:     defaultMaskKeys,
 		peerClosed:   make(chan struct{}),
 		done:         make(chan struct{}),
@@ -206,6 +224,7 @@ func newConn(t transport, isServer bool, buffered []byte, subprotocol string, op
 		c.rbuf.take()
 		c.rend = copy(c.rbuf.b, buffered)
 	}
+	c.held.pool = c.wbuf.pool
 	c.raw.init(t, c)
 	c.SetReadLimit(opts.ReadLimit)
 	c.reader.c = c

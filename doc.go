@@ -104,6 +104,13 @@
 // connections, build it once with NewPreparedMessage and send it with
 // WritePrepared: a server then writes the same frame bytes to each.
 //
+// A server that answers each message as it reads it (an echo, a
+// request/response protocol) can set ConnOptions.CoalesceWrites: when a
+// peer pipelines, the answers to the messages that arrived together leave
+// together, in one system call instead of one each. An answer is held only
+// while the peer's next frame is already buffered, and goes out before the
+// connection waits for more input, with any control frame, or on Flush.
+//
 // # Memory
 //
 // A connection holds no read or write buffer while it is idle. Buffers
@@ -176,9 +183,9 @@
 // stream transport (RFC 8441), shutdown.go for closing on server shutdown,
 // frame.go for the frame header (§5.2), mask.go for masking (§5.3),
 // read.go and write.go for messages and fragmentation (§5.4, §5.6),
-// prepared.go for broadcasting, buffer.go and rawread_unix.go for the
-// buffers lent to connections, utf8.go for text validation (§8.1), close.go
-// for status codes and the closing handshake (§5.5.1, §7), ping.go for
-// pings and keepalive (§5.5.2, §5.5.3), errors.go for how failures map to
-// close codes.
+// prepared.go for broadcasting, coalesce.go for CoalesceWrites, buffer.go
+// and rawread_unix.go for the buffers lent to connections, utf8.go for text
+// validation (§8.1), close.go for status codes and the closing handshake
+// (§5.5.1, §7), ping.go for pings and keepalive (§5.5.2, §5.5.3), errors.go
+// for how failures map to close codes.
 package websocket

@@ -55,13 +55,13 @@ func (c *Conn) WritePrepared(ctx context.Context, m *PreparedMessage) error {
 	if err := c.acquire(ctx, c.frameSem); err != nil {
 		return err
 	}
-	defer release(c.frameSem)
+	defer c.releaseFrame()
 	stop, err := c.startFrame(ctx)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	if _, err := c.t.Write(m.frame); err != nil {
+	if err := c.output(m.frame, true); err != nil {
 		return c.writeFailed(err)
 	}
 	return nil

@@ -94,6 +94,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 		c.inflated = 0
 		c.deflate.in.start()
 	}
+	c.noteInputAhead()
 	return c.msgType, &c.reader, nil
 }
 
@@ -119,7 +120,9 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	stop := c.watch(r.ctx)
 	defer stop()
 	if c.compressed {
-		return c.readInflated(p)
+		n, err := c.readInflated(p)
+		c.noteInputAhead()
+		return n, err
 	}
 
 	// Frames with an empty payload, even non-final ones, are legal
@@ -128,6 +131,7 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	for c.frameLeft == 0 {
 		if !c.inMessage {
 			c.msgOpen = false
+			c.noteInputAhead()
 			return 0, io.EOF
 		}
 		if err := c.nextDataFrame(); err != nil {
@@ -144,6 +148,7 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	if err := c.checkText(p[:n]); err != nil {
 		return 0, c.readFailed(err)
 	}
+	c.noteInputAhead()
 	return n, nil
 }
 
@@ -370,6 +375,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		c.rpos += n
 	} else if len(p) >= c.rbuf.pool.size {
 		var err error
+		c.beforeNetworkRead()
 		n, err = c.t.Read(p)
 		if n == 0 && err != nil {
 			return 0, err
@@ -397,6 +403,7 @@ func (c *Conn) fill() error {
 		c.rend = copy(c.rbuf.b, c.rbuf.b[c.rpos:c.rend])
 		c.rpos = 0
 	}
+	c.beforeNetworkRead()
 	var n int
 	var err error
 	if c.rend == 0 && c.raw.enabled() {

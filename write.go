@@ -321,7 +321,7 @@ func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, pay
 	if err := c.acquire(ctx, c.frameSem); err != nil {
 		return err
 	}
-	defer release(c.frameSem)
+	defer c.releaseFrame()
 	stop, err := c.startFrame(ctx)
 	if err != nil {
 		return err
@@ -349,22 +349,19 @@ func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, pay
 		if h.masked {
 			mask(h.maskKey, own[maxFrameHeaderSize:])
 		}
-		_, err = c.t.Write(own[start:])
+		err = c.output(own[start:], true)
 	case !h.masked:
-		// A large unmasked payload is sent as it is, the header in front
-		// of it in one vectored write (writev on TCP). WriteTo consumes the
-		// slice it is called on, so c.vec is made anew from the c.bufs
-		// array each time; both live in the Conn, so this does not
-		// allocate.
+		// A large unmasked payload is sent as it is, the header (and any
+		// held frames, coalesce.go) in front of it in one vectored write.
 		putFrameHeader(c.hdrBuf[:], h)
-		c.bufs = [2][]byte{c.hdrBuf[:hn], payload}
-		c.vec = c.bufs[:]
-		_, err = c.vec.WriteTo(c.t)
-		c.bufs = [2][]byte{} // do not keep the caller's payload alive
+		err = c.writeVectored(c.hdrBuf[:hn], payload)
 	default:
 		// A client must mask, and must not touch the caller's bytes: the
 		// payload goes through the buffer, masked a buffer at a time, the
 		// key stream carried across chunks.
+		if err := c.flushHeldLocked(); err != nil {
+			return err
+		}
 		c.wbuf.take()
 		buf := c.wbuf.b
 		off := putFrameHeader(buf, h) // the first chunk follows the header
@@ -392,7 +389,7 @@ func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) erro
 	if err := c.acquire(ctx, c.frameSem); err != nil {
 		return err
 	}
-	defer release(c.frameSem)
+	defer c.releaseFrame()
 	return c.writeControlLocked(ctx, op, payload)
 }
 
@@ -429,7 +426,8 @@ func (c *Conn) writeControlLocked(ctx context.Context, op opcode, payload []byte
 		// already know it is a reply.
 		c.closeSent.Store(true)
 	}
-	if _, err := c.t.Write(frame); err != nil {
+	// Never held: held data frames go out first, in the same write.
+	if err := c.output(frame, false); err != nil {
 		return c.writeFailed(err)
 	}
 	return nil

@@ -29,7 +29,10 @@ func main() {
 	startProfile()
 
 	opts := &websocket.AcceptOptions{
-		ConnOptions: websocket.ConnOptions{ReadLimit: *readLimit},
+		// The echo loop answers each message as it reads it: with
+		// CoalesceWrites, the answers to messages that arrived together
+		// leave together, in one system call.
+		ConnOptions: websocket.ConnOptions{ReadLimit: *readLimit, CoalesceWrites: true},
 		// A test page served from another port must be able to connect,
 		// so this demo accepts every origin. A real service lists the
 		// origins of its own pages in OriginPatterns instead.

@@ -34,8 +34,10 @@ func main() {
 	flag.Parse()
 
 	opts := &websocket.AcceptOptions{
-		// Section 9 sends messages of up to 16 MiB.
-		ConnOptions: websocket.ConnOptions{ReadLimit: 64 << 20},
+		// Section 9 sends messages of up to 16 MiB. The echo loop answers
+		// what it reads, so it coalesces its writes (as examples/echo
+		// does), and the suite checks that path too.
+		ConnOptions: websocket.ConnOptions{ReadLimit: 64 << 20, CoalesceWrites: true},
 		// The suite may send an Origin of its own choosing.
 		CheckOrigin: func(*http.Request) bool { return true },
 		// Sections 12 and 13: permessage-deflate with every parameter.

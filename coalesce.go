@@ -1,0 +1,152 @@
+// Coalescing writes: one system call for the answers to many messages.
+//
+// A peer that pipelines (sends its next messages without waiting for the
+// answers) delivers several frames per read system call. A server that
+// answers each message as it reads it would then make one write system call
+// per answer, and at small sizes the system calls are most of the cost. With
+// ConnOptions.CoalesceWrites, a small data frame written while the read
+// buffer still holds bytes of the peer's next frame is held back in a buffer
+// instead: more answers are about to follow. The held frames leave in one
+// write:
+//
+//   - when the connection is about to read from the network (it has
+//     nothing buffered that it could answer), see beforeNetworkRead;
+//   - with the next frame that is not held: a data frame that does not fit
+//     in the buffer, or any control frame. The held frames go first, so
+//     frames keep their order; a close frame in particular follows every
+//     data frame (RFC 6455 §5.5.1);
+//   - on Flush.
+//
+// The reader and the writers are different goroutines, or may be. Writers
+// hold frameSem while they write; the reader must not wait for it (a writer
+// may be blocked on a full socket while its peer waits for us to read, and
+// both ends would wait forever), so it only tries to take it. Two flags make
+// that enough: inputAhead, stored by the reader, and hasHeld, stored by the
+// writers. The reader clears inputAhead and then looks at hasHeld; a writer
+// sets hasHeld, releases frameSem and then looks at inputAhead. Go's atomics
+// are sequentially consistent, so at least one of them sees the other's
+// store: if the reader cannot take frameSem to write the held frames, the
+// writer holding it sees that the reader is about to wait, and writes them
+// once it has released it (see releaseFrame).
+
+package websocket
+
+import "context"
+
+// noteInputAhead records, when coalescing, whether the read buffer holds
+// bytes of a frame the caller has not read yet. The reader calls it as it
+// hands bytes or a message to the caller: what the caller writes in answer
+// may then be held.
+func (c *Conn) noteInputAhead() {
+	if c.coalesce {
+		c.inputAhead.Store(c.rpos < c.rend)
+	}
+}
+
+// beforeNetworkRead is called by the reader before each read from the
+// transport, which may wait: frames held for the answers must leave now.
+func (c *Conn) beforeNetworkRead() {
+	if !c.coalesce {
+		return
+	}
+	c.inputAhead.Store(false)
+	if c.hasHeld.Load() {
+		c.tryFlushHeld()
+	}
+}
+
+// output writes one frame, which may be held (see the file comment) if
+// holdable; held frames go out in front of it. The caller holds frameSem.
+// It returns the transport's error, which the caller hands to writeFailed.
+func (c *Conn) output(frame []byte, holdable bool) error {
+	hold := holdable && c.coalesce && c.inputAhead.Load()
+	if !hold && c.heldN == 0 {
+		_, err := c.t.Write(frame)
+		return err
+	}
+	if c.heldN+len(frame) > c.held.pool.size {
+		return c.writeVectored(frame, nil)
+	}
+	c.held.take()
+	c.heldN += copy(c.held.b[c.heldN:], frame)
+	if hold {
+		c.hasHeld.Store(true)
+		return nil
+	}
+	// The frame joined the held ones: all of them leave in one write.
+	_, err := c.t.Write(c.held.b[:c.heldN])
+	c.dropHeld()
+	return err
+}
+
+// writeVectored writes the held frames, then a and b, in one vectored
+// write (writev on TCP). WriteTo consumes the slice it is called on, so
+// c.vec is made anew from the c.bufs array each time; both live in the
+// Conn, so this does not allocate.
+func (c *Conn) writeVectored(a, b []byte) error {
+	c.bufs = [3][]byte{c.held.b[:c.heldN], a, b}
+	c.vec = c.bufs[:]
+	_, err := c.vec.WriteTo(c.t)
+	c.bufs = [3][]byte{} // do not keep the caller's payload alive
+	c.dropHeld()
+	return err
+}
+
+// flushHeldLocked writes the held frames, if any. The caller holds frameSem.
+func (c *Conn) flushHeldLocked() error {
+	if c.heldN == 0 {
+		return nil
+	}
+	if c.writeErr != nil {
+		c.dropHeld()
+		return c.writeErr
+	}
+	_, err := c.t.Write(c.held.b[:c.heldN])
+	c.dropHeld()
+	if err != nil {
+		return c.writeFailed(err)
+	}
+	return nil
+}
+
+// dropHeld forgets the held frames and gives their buffer back.
+func (c *Conn) dropHeld() {
+	c.heldN = 0
+	c.held.release()
+	c.hasHeld.Store(false)
+}
+
+// tryFlushHeld writes the held frames if frameSem is free. If it is not,
+// its holder writes them, or sees to it in releaseFrame.
+func (c *Conn) tryFlushHeld() {
+	select {
+	case c.frameSem <- struct{}{}:
+	default:
+		return
+	}
+	_ = c.flushHeldLocked() // a failure closed the connection; writers see it
+	release(c.frameSem)
+}
+
+// releaseFrame releases frameSem after a frame, and writes what is held if
+// the reader went to wait for the network meanwhile (see the file comment).
+func (c *Conn) releaseFrame() {
+	release(c.frameSem)
+	if c.hasHeld.Load() && !c.inputAhead.Load() {
+		c.tryFlushHeld()
+	}
+}
+
+// Flush sends the messages that ConnOptions.CoalesceWrites is holding back,
+// if there are any. Without CoalesceWrites there never are. A connection
+// that coalesces writes and then stops reading for a while calls Flush so
+// that its last messages do not wait for the next read.
+func (c *Conn) Flush(ctx context.Context) error {
+	if err := c.acquire(ctx, c.frameSem); err != nil {
+		return err
+	}
+	defer release(c.frameSem)
+	stop := c.watch(ctx)
+	defer stop()
+	return c.flushHeldLocked()
+}

@@ -21,6 +21,9 @@ test:
 	# sync.Pool drops objects at random under -race: the allocation tests
 	# run without it.
 	go test -count=1 -run 'Alloc' .
+	# The vector masking loop exists only with GOEXPERIMENT=simd
+	# (internal/wsmask/mask_vector.go): test that build's masking too.
+	GOEXPERIMENT=simd go test -count=1 -run 'Mask' .
 
 autobahn:
 	CASES='$(CASES)' EXCLUDE='$(EXCLUDE)' ALLOW_UNIMPLEMENTED='$(ALLOW_UNIMPLEMENTED)' bash autobahn/run.sh
@@ -60,6 +63,7 @@ WSBENCH_DIR ?= ../shared/wsbench
 bench:
 	go test -run '^$$' -bench . -benchmem -count 6 . | tee bench.txt
 	cd bench && go test -run '^$$' -bench 'Mask|Broadcast' -benchmem -benchtime 300ms -count 6 . | tee ../bench-peers.txt
+	cd bench && GOEXPERIMENT=simd go test -run '^$$' -bench 'Mask' -benchmem -benchtime 300ms -count 6 . | tee ../bench-mask-simd.txt
 	if [ "$(WSBENCH)" = 1 ]; then $(MAKE) wsbench; fi
 
 wsbench:

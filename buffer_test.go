@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
-
+	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -235,4 +237,90 @@ func TestReadDeadlineOnRawRead(t *testing.T) {
 	if c.rbuf.box != nil {
 		t.Error("read buffer still held by a failed connection")
 	}
+}
+
+// An idle connection's goroutine, parked in Reader, fits in the smallest
+// goroutine stack (2 KiB) with room for the application's own frames above
+// Reader: 2 KiB rather than 4 is much of what an idle connection costs
+// once its buffers were given back.
+//
+// The runtime starts goroutines with a stack sized to the average it has
+// seen (GODEBUG adaptivestackstart), which in a test binary says more about
+// the tests than about Reader; so the measurement runs in a child process
+// with that turned off, where every stack starts at 2 KiB and only grows
+// if the goroutine needs more.
+func TestIdleReaderStack(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector enlarges every frame")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("raw reads are Unix only")
+	}
+	if !strings.Contains(os.Getenv("GODEBUG"), "adaptivestackstart=0") {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestIdleReaderStack$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "GODEBUG=adaptivestackstart=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestIdleReaderStack")) {
+			t.Fatalf("child run: %v\n%s", err, out)
+		}
+		t.Logf("%s", out)
+		return
+	}
+
+	const conns = 200
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range conns {
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		accepted, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newConn(accepted, true, nil, "", nil, nil)
+		defer c.CloseNow()
+		go serveWithAppFrames(c)
+	}
+	// Wait until every goroutine is parked waiting for its first byte.
+	stacks := make([]byte, 4<<20)
+	for start := time.Now(); ; {
+		n := runtime.Stack(stacks, true)
+		if bytes.Count(stacks[:n], []byte("websocket.(*rawReader).readEmpty")) == conns {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("the goroutines did not all reach Reader's wait")
+		}
+		runtime.Gosched()
+	}
+	runtime.ReadMemStats(&after)
+	perConn := float64(after.StackInuse-before.StackInuse) / conns
+	t.Logf("stack per idle connection: %.0f bytes", perConn)
+	if perConn > 3<<10 {
+		t.Errorf("an idle connection's goroutine takes %.0f bytes of stack, want 2 KiB", perConn)
+	}
+}
+
+// serveWithAppFrames echoes until the connection ends, with 128 bytes of
+// stack of its own above echoOnce: room for an application's frames above
+// Reader, about what examples/echo's serve and echo take. (At 192 the
+// goroutine outgrows 2 KiB: the margin is small, and this test is what
+// keeps it.)
+//
+//go:noinline
+func serveWithAppFrames(c *Conn) {
+	var appFrames [128]byte
+	_ = appFrames // used, so the array stays on the stack
+	for echoOnce(c) == nil {
+	}
+	runtime.KeepAlive(appFrames)
 }

@@ -85,6 +85,17 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 			return 0, nil, c.readFailed(err)
 		}
 	}
+	if c.rpos == c.rend {
+		// Nothing buffered: wait for the peer here, as shallow in the
+		// stack as the wait can be. An idle connection's goroutine spends
+		// its life parked at this point, and goroutine stacks come in
+		// powers of two from 2 KiB: a few frames less keep it at 2 KiB
+		// rather than 4 (nextDataFrame would get here through two more
+		// frames).
+		if err := c.fill(); err != nil {
+			return 0, nil, c.readFailed(err)
+		}
+	}
 	if err := c.nextDataFrame(); err != nil {
 		return 0, nil, c.readFailed(err)
 	}

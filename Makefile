@@ -22,8 +22,11 @@ test:
 	# run without it.
 	go test -count=1 -run 'Alloc' .
 	# The vector masking loop exists only with GOEXPERIMENT=simd
-	# (internal/wsmask/mask_vector.go): test that build's masking too.
-	GOEXPERIMENT=simd go test -count=1 -run 'Mask' .
+	# (internal/wsmask/mask_vector.go, Go 1.26 or later): test that
+	# build's masking too where the toolchain has the experiment.
+	if GOEXPERIMENT=simd go list simd/archsimd >/dev/null 2>&1; then \
+		GOEXPERIMENT=simd go test -count=1 -run 'Mask' . ; \
+	else echo "no GOEXPERIMENT=simd in this Go: vector masking not tested"; fi
 
 autobahn:
 	CASES='$(CASES)' EXCLUDE='$(EXCLUDE)' ALLOW_UNIMPLEMENTED='$(ALLOW_UNIMPLEMENTED)' bash autobahn/run.sh
@@ -63,6 +66,7 @@ WSBENCH_DIR ?= ../shared/wsbench
 bench:
 	go test -run '^$$' -bench . -benchmem -count 6 . | tee bench.txt
 	cd bench && go test -run '^$$' -bench 'Mask|Broadcast' -benchmem -benchtime 300ms -count 6 . | tee ../bench-peers.txt
+	# The same masking comparison with the vector loop (GOEXPERIMENT=simd).
 	cd bench && GOEXPERIMENT=simd go test -run '^$$' -bench 'Mask' -benchmem -benchtime 300ms -count 6 . | tee ../bench-mask-simd.txt
 	if [ "$(WSBENCH)" = 1 ]; then $(MAKE) wsbench; fi
 

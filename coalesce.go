@@ -59,7 +59,7 @@ func (c *Conn) beforeNetworkRead() {
 // holdable; held frames go out in front of it. The caller holds frameSem.
 // It returns the transport's error, which the caller hands to writeFailed.
 func (c *Conn) output(frame []byte, holdable bool) error {
-	hold := holdable && c.coalesce && c.inputAhead.Load()
+	hold := holdable && c.coalesce && c.inputAhead.Load() && len(frame) <= c.held.pool.size
 	if !hold && c.heldN == 0 {
 		_, err := c.t.Write(frame)
 		return err
@@ -80,12 +80,18 @@ func (c *Conn) output(frame []byte, holdable bool) error {
 }
 
 // writeVectored writes the held frames, then a and b, in one vectored
-// write (writev on TCP). WriteTo consumes the slice it is called on, so
-// c.vec is made anew from the c.bufs array each time; both live in the
-// Conn, so this does not allocate.
+// write (writev on TCP), leaving out the empty ones: a transport that
+// cannot write vectors writes each part on its own, and an empty write may
+// still cost it a packet. WriteTo consumes the slice it is called on, so
+// c.vec is made anew in the c.bufs array each time; both live in the Conn,
+// so this does not allocate.
 func (c *Conn) writeVectored(a, b []byte) error {
-	c.bufs = [3][]byte{c.held.b[:c.heldN], a, b}
-	c.vec = c.bufs[:]
+	c.vec = c.bufs[:0]
+	for _, p := range [3][]byte{c.held.b[:c.heldN], a, b} {
+		if len(p) > 0 {
+			c.vec = append(c.vec, p)
+		}
+	}
 	_, err := c.vec.WriteTo(c.t)
 	c.bufs = [3][]byte{} // do not keep the caller's payload alive
 	c.dropHeld()

@@ -74,7 +74,7 @@ func TestIdleConnectionHoldsNoBuffers(t *testing.T) {
 	}()
 	var results []bool
 	err := c.raw.conn.Read(func(fd uintptr) bool {
-		ready := c.raw.rawRead(fd)
+		ready := c.rawRead(fd)
 		results = append(results, ready)
 		if !ready {
 			if c.rbuf.box != nil {
@@ -92,7 +92,7 @@ func TestIdleConnectionHoldsNoBuffers(t *testing.T) {
 	if results[0] || !results[len(results)-1] {
 		t.Fatalf("ready per call: %v, want false first and true last", results)
 	}
-	if c.rbuf.box == nil || c.raw.n != len(frame) || !bytes.Equal(c.rbuf.b[:c.raw.n], frame) {
+	if c.rbuf.box == nil || c.raw.n != len(frame) || !bytes.Equal(c.rbuf.bytes()[:c.raw.n], frame) {
 		t.Fatalf("read %d bytes into the buffer, want the %d-byte frame", c.raw.n, len(frame))
 	}
 }
@@ -323,4 +323,67 @@ func serveWithAppFrames(c *Conn) {
 	for echoOnce(c) == nil {
 	}
 	runtime.KeepAlive(appFrames)
+}
+
+// An idle connection's heap is its Conn and the channels it cannot do
+// without: readSem, msgSem, frameSem and done. Everything else a
+// connection may need (the Done channel, the Ping bookkeeping, buffers) is
+// made when first used. With 10,000 idle connections each byte here is
+// about two bytes of resident memory, since the garbage collector lets the
+// heap grow to twice what is live.
+func TestNewConnHeapBytes(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation sizes")
+	}
+	server, client := net.Pipe()
+	defer server.Close()
+	defer client.Close()
+	const n = 1000
+	conns := make([]*Conn, n)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // no other goroutine allocates meanwhile
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range conns {
+		conns[i] = newConn(server, true, nil, "", nil, nil)
+	}
+	runtime.ReadMemStats(&after)
+	perConn := (after.TotalAlloc - before.TotalAlloc) / n
+	// A Conn of at most 512 bytes takes the allocator's 512-byte class
+	// (an object with pointers over 512 bytes carries an 8-byte header and
+	// would take the next class, 576); a channel takes 112 bytes.
+	const budget = 512 + 4*112
+	t.Logf("%d bytes of heap per new connection (budget %d)", perConn, budget)
+	if perConn > budget {
+		t.Errorf("a new connection takes %d bytes of heap, want at most %d", perConn, budget)
+	}
+	if c := conns[0]; c.closed != nil || c.pings.Load() != nil {
+		t.Error("Done channel or ping state made before use")
+	}
+	runtime.KeepAlive(conns)
+}
+
+// Done is made lazily: it must be closed whether it was asked for before
+// the connection closed or only after.
+func TestDoneBeforeAndAfterClose(t *testing.T) {
+	for _, askFirst := range []bool{true, false} {
+		c, _ := newPair(t, true, nil)
+		var done <-chan struct{}
+		if askFirst {
+			done = c.Done()
+			select {
+			case <-done:
+				t.Fatal("Done closed while the connection is open")
+			default:
+			}
+		}
+		c.CloseNow()
+		if !askFirst {
+			done = c.Done()
+		}
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("asked first %v: Done not closed after CloseNow", askFirst)
+		}
+	}
 }

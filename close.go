@@ -206,8 +206,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		timer := time.NewTimer(c.closeTimeout)
 		defer timer.Stop()
 		select {
-		case <-c.peerClosed: // the reader received the reply and closed
-		case <-c.done:
+		case <-c.done: // the reader received the reply and closed, or a failure did
 		case <-timer.C:
 		}
 	}
@@ -262,7 +261,6 @@ func (c *Conn) handlePeerClose(payload []byte) error {
 		c.lingerClose()
 	}
 	c.closeTransport(ce)
-	close(c.peerClosed)
 	return ce
 }
 

@@ -31,7 +31,11 @@
 
 package websocket
 
-import "context"
+import (
+	"context"
+	"net"
+	"sync"
+)
 
 // noteInputAhead records, when coalescing, whether the read buffer holds
 // bytes of a frame the caller has not read yet. The reader calls it as it
@@ -65,38 +69,56 @@ func (c *Conn) output(frame []byte, holdable bool) error {
 		return err
 	}
 	if c.heldN+len(frame) > c.held.pool.size {
-		return c.writeVectored(frame, nil)
+		return c.writeVectored(nil, frame)
 	}
 	c.held.take()
-	c.heldN += copy(c.held.b[c.heldN:], frame)
+	c.heldN += copy(c.held.bytes()[c.heldN:], frame)
 	if hold {
 		c.hasHeld.Store(true)
 		return nil
 	}
 	// The frame joined the held ones: all of them leave in one write.
-	_, err := c.t.Write(c.held.b[:c.heldN])
+	_, err := c.t.Write(c.held.bytes()[:c.heldN])
 	c.dropHeld()
 	return err
 }
 
-// writeVectored writes the held frames, then a and b, in one vectored
-// write (writev on TCP), leaving out the empty ones: a transport that
-// cannot write vectors writes each part on its own, and an empty write may
-// still cost it a packet. WriteTo consumes the slice it is called on, so
-// c.vec is made anew in the c.bufs array each time; both live in the Conn,
-// so this does not allocate.
-func (c *Conn) writeVectored(a, b []byte) error {
-	c.vec = c.bufs[:0]
-	for _, p := range [3][]byte{c.held.b[:c.heldN], a, b} {
+// writeVectored writes the held frames, then the header h unless it is
+// nil, then data, in one vectored write (writev on TCP), leaving out the
+// empty parts: a transport that cannot write vectors writes each part on
+// its own, and an empty write may still cost it a packet.
+func (c *Conn) writeVectored(h *frameHeader, data []byte) error {
+	v := vectoredWrites.Get().(*vectoredWrite)
+	hn := 0
+	if h != nil {
+		hn = putFrameHeader(v.header[:], *h)
+	}
+	// WriteTo consumes the slice it is called on, so v.vec is made anew in
+	// v.parts each time; both are in v, so this does not allocate.
+	v.vec = v.parts[:0]
+	for _, p := range [3][]byte{c.held.bytes()[:c.heldN], v.header[:hn], data} {
 		if len(p) > 0 {
-			c.vec = append(c.vec, p)
+			v.vec = append(v.vec, p)
 		}
 	}
-	_, err := c.vec.WriteTo(c.t)
-	c.bufs = [3][]byte{} // do not keep the caller's payload alive
+	_, err := v.vec.WriteTo(c.t)
+	*v = vectoredWrite{} // do not keep the caller's payload alive
+	vectoredWrites.Put(v)
 	c.dropHeld()
 	return err
 }
+
+// vectoredWrite is the scratch space of one vectored write. Only large
+// frames sent from the caller's own bytes need one, so it is borrowed from
+// a pool for each rather than kept in every Conn, where an idle connection
+// would carry its 112 bytes.
+type vectoredWrite struct {
+	header [maxFrameHeaderSize]byte
+	parts  [3][]byte
+	vec    net.Buffers
+}
+
+var vectoredWrites = sync.Pool{New: func() any { return new(vectoredWrite) }}
 
 // flushHeldLocked writes the held frames, if any. The caller holds frameSem.
 func (c *Conn) flushHeldLocked() error {
@@ -107,7 +129,7 @@ func (c *Conn) flushHeldLocked() error {
 		c.dropHeld()
 		return c.writeErr
 	}
-	_, err := c.t.Write(c.held.b[:c.heldN])
+	_, err := c.t.Write(c.held.bytes()[:c.heldN])
 	c.dropHeld()
 	if err != nil {
 		return c.writeFailed(err)

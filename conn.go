@@ -119,31 +119,33 @@ type transport interface {
 // and the Set methods may be called from any goroutine at any time; Close
 // and CloseNow end blocked reads and writes.
 type Conn struct {
+	// The fields are grouped by who uses them, and ordered within a group
+	// so that small ones share words: an idle server holds one Conn per
+	// connection, and at 512 bytes or less a Conn takes the allocator's
+	// 512-byte class (a larger object with pointers also carries an 8-byte
+	// header, which would put it in the 576 or 640 class). What is only
+	// needed now and then is made when first used, or borrowed from a pool.
+	// TestNewConnHeapBytes pins it.
 	t           transport
-	isServer    bool
 	subprotocol string
-
-	closeTimeout time.Duration
-	onPing       func([]byte)
-	onPong       func([]byte)
+	isServer    bool
 
 	// Reading. The fields below are used by one goroutine at a time: the
 	// holder of readSem.
+	inMessage  bool // a data message started and its final frame has not come
+	compressed bool // the current message has RSV1: permessage-deflate (RFC 7692 §6)
+	msgOpen    bool // a message's bytes are being handed to the caller
+	frameKey   uint32
 	readSem    chan struct{}
 	readLimit  atomic.Int64
-	rbuf       lentBuffer // bytes read from t; unread ones are rbuf.b[rpos:rend]
+	rbuf       lentBuffer // bytes read from t; unread ones are rbuf.bytes()[rpos:rend]
 	rpos       int
 	rend       int
 	raw        rawReader   // waits for bytes without holding rbuf, where t allows it
-	frame      frameHeader // the data frame being read
+	frame      frameHeader // the data frame being read; frameKey is its masking key, rotated to the next byte
 	frameLeft  int64       // its payload bytes not yet read
-	frameKey   uint32      // its masking key, rotated to the next byte
-	inMessage  bool        // a data message started and its final frame has not come
-	compressed bool        // the current message has RSV1: permessage-deflate (RFC 7692 §6)
-	msgOpen    bool        // a message's bytes are being handed to the caller
 	msgType    MessageType
 	msgSize    int64 // payload bytes of the current message so far
-	inflated   int64 // bytes the current compressed message inflated to so far
 	utf8       utf8Validator
 	readErr    error // once set, every read returns it
 	reader     messageReader
@@ -153,38 +155,38 @@ type Conn struct {
 	// out between fragments.
 	msgSem    chan struct{}
 	frameSem  chan struct{}
-	wbuf      lentBuffer               // maxFrameHeaderSize of header room, then payload; held by the msgSem holder
-	hdrBuf    [maxFrameHeaderSize]byte // the header of a frame sent without wbuf
-	bufs      [3][]byte                // held frames, header and payload for one vectored write
-	vec       net.Buffers              // the slice of bufs that write consumes
-	writeErr  error                    // guarded by frameSem; once set, every write returns it
+	wbuf      lentBuffer // maxFrameHeaderSize of header room, then payload; held by the msgSem holder
+	coalesce  bool
+	closeSent atomic.Bool // our close frame is on the wire (RFC 6455 §5.5.1)
+	hasHeld   atomic.Bool // heldN > 0, for the reader to see without frameSem (coalesce.go)
+	writeErr  error       // guarded by frameSem; once set, every write returns it
 	writer    messageWriter
 	maskKeys  *maskKeySource
-	closeSent atomic.Bool // our close frame is on the wire (RFC 6455 §5.5.1)
 
-	// Coalescing (coalesce.go). held and heldN are guarded by frameSem.
-	coalesce   bool
-	held       lentBuffer // frames written but held back: held.b[:heldN]
-	heldN      int
-	hasHeld    atomic.Bool // heldN > 0, for the reader to see without frameSem
-	inputAhead atomic.Bool // the read buffer holds bytes the caller has not read
+	// Coalescing (coalesce.go). held and heldN are guarded by frameSem;
+	// hasHeld is above and inputAhead below, where they fill gaps.
+	held  lentBuffer // frames written but held back: held.bytes()[:heldN]
+	heldN int
 
 	// Closing.
-	peerClosed chan struct{} // closed once the peer's close frame was handled
 	done       chan struct{} // closed once closing t has begun
 	doneOnce   sync.Once
-	doneErr    error                  // why t was closed; set before done is closed
-	closed     chan struct{}          // closed once t.Close has returned: see Done
-	onClose    atomic.Pointer[func()] // if set, called once t is closed (see closeOnShutdown)
+	closedMu   sync.Mutex        // guards closed
+	inputAhead atomic.Bool       // the read buffer holds bytes the caller has not read (coalesce.go)
+	closed     chan struct{}     // see Done; nil until Done is called or t is closed
+	doneErr    error             // why t was closed; set before done is closed
+	watchedBy  *shutdownWatchSet // the server's set this connection is in, if any (see closeOnShutdown)
+
+	closeTimeout time.Duration
+	onPing       func([]byte)
+	onPong       func([]byte)
 
 	// deflate is permessage-deflate's state, nil unless it was negotiated.
 	deflate *deflateState
 
-	// Pings.
-	pingMu      sync.Mutex
-	pingCounter uint64
-	pings       []pendingPing
-	keepalive   *keepalive
+	// Pings: pings is made by the first Ping call (ping.go).
+	pings     atomic.Pointer[pingState]
+	keepalive *keepalive
 }
 
 // newConn builds a Conn over t once the opening handshake is done.
@@ -213,16 +215,14 @@ func newConn(t transport, isServer bool, buffered []byte, subprotocol string, op
 		wbuf:         lentBuffer{pool: bufferPoolFor(maxFrameHeaderSize + bufferSize(opts.WriteBufferSize))},
 		coalesce:     opts.CoalesceWrites,
 		maskKeys:     defaultMaskKeys,
-		peerClosed:   make(chan struct{}),
 		done:         make(chan struct{}),
-		closed:       make(chan struct{}),
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout
 	}
 	if len(buffered) > 0 {
 		c.rbuf.take()
-		c.rend = copy(c.rbuf.b, buffered)
+		c.rend = copy(c.rbuf.bytes(), buffered)
 	}
 	c.held.pool = c.wbuf.pool
 	c.raw.init(t, c)
@@ -283,12 +283,24 @@ func (c *Conn) closeTransport(cause error) {
 		close(c.done)
 		c.stopKeepalive()
 		c.t.Close()
-		if f := c.onClose.Load(); f != nil {
-			(*f)()
+		c.forgetOnShutdown()
+		c.closedMu.Lock()
+		if c.closed == nil {
+			c.closed = closedChan // Done was never called: nobody waits
+		} else {
+			close(c.closed)
 		}
-		close(c.closed)
+		c.closedMu.Unlock()
 	})
 }
+
+// closedChan is a closed channel, what Done returns for a connection that
+// was closed before anyone asked.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // Done returns a channel that is closed once the connection is closed and
 // its transport released, whichever side or failure closed it.
@@ -301,7 +313,16 @@ func (c *Conn) closeTransport(cause error) {
 //
 // keeps the handler, and so the HTTP/2 stream, alive for as long as the
 // connection. Over HTTP/1.1 it is equally valid.
-func (c *Conn) Done() <-chan struct{} { return c.closed }
+func (c *Conn) Done() <-chan struct{} {
+	// The channel is made on the first call: most connections are never
+	// asked, and a channel is 112 bytes of heap each.
+	c.closedMu.Lock()
+	defer c.closedMu.Unlock()
+	if c.closed == nil {
+		c.closed = make(chan struct{})
+	}
+	return c.closed
+}
 
 // closedErr returns the reason the connection is closed, or nil while it
 // is open.

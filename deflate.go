@@ -114,9 +114,10 @@ type inflater struct {
 	// down once per few kilobytes of output rather than on every read.
 	history []byte
 
-	fr      io.ReadCloser // while a message is being read
-	tailPos int           // bytes of inflateTail handed over
-	srcErr  error         // the connection's error, which flate may wrap
+	fr       io.ReadCloser // while a message is being read
+	tailPos  int           // bytes of inflateTail handed over
+	inflated int64         // bytes the message inflated to so far, for the read limit
+	srcErr   error         // the connection's error, which flate may wrap
 }
 
 // start prepares for a compressed message whose first frame is current.
@@ -219,7 +220,7 @@ func (z *inflater) Read(p []byte) (int, error) {
 func (z *inflater) ReadByte() (byte, error) {
 	c := z.c
 	if c.frameLeft > 0 && c.rpos < c.rend {
-		b := c.rbuf.b[c.rpos]
+		b := c.rbuf.bytes()[c.rpos]
 		if c.frame.masked {
 			b ^= byte(c.frameKey)
 			c.frameKey = bits.RotateLeft32(c.frameKey, -8)

@@ -21,17 +21,36 @@ type pendingPing struct {
 	pong    chan struct{}
 }
 
+// pingState holds the Ping calls waiting for their pongs. Most connections
+// never call Ping, so a Conn points to one made on the first call rather
+// than embedding it: an idle connection's Conn stays small.
+type pingState struct {
+	mu      sync.Mutex
+	counter uint64
+	pending []pendingPing
+}
+
+// pingState returns the connection's pingState, making it on first use.
+func (c *Conn) pingState() *pingState {
+	if s := c.pings.Load(); s != nil {
+		return s
+	}
+	c.pings.CompareAndSwap(nil, new(pingState))
+	return c.pings.Load()
+}
+
 // Ping sends a ping and waits for the pong that answers it, or for ctx to
 // end. Pongs are seen by the goroutine that reads, so Ping needs another
 // goroutine to be reading.
 func (c *Conn) Ping(ctx context.Context) error {
+	s := c.pingState()
 	p := pendingPing{pong: make(chan struct{})}
-	c.pingMu.Lock()
-	c.pingCounter++
-	binary.BigEndian.PutUint64(p.payload[:], c.pingCounter)
-	c.pings = append(c.pings, p)
-	c.pingMu.Unlock()
-	defer c.forgetPing(p.pong)
+	s.mu.Lock()
+	s.counter++
+	binary.BigEndian.PutUint64(p.payload[:], s.counter)
+	s.pending = append(s.pending, p)
+	s.mu.Unlock()
+	defer s.forget(p.pong)
 
 	if err := c.writeControl(ctx, opPing, p.payload[:]); err != nil {
 		return err
@@ -46,12 +65,12 @@ func (c *Conn) Ping(ctx context.Context) error {
 	}
 }
 
-func (c *Conn) forgetPing(pong chan struct{}) {
-	c.pingMu.Lock()
-	defer c.pingMu.Unlock()
-	for i := range c.pings {
-		if c.pings[i].pong == pong {
-			c.pings = append(c.pings[:i], c.pings[i+1:]...)
+func (s *pingState) forget(pong chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.pending {
+		if s.pending[i].pong == pong {
+			s.pending = append(s.pending[:i], s.pending[i+1:]...)
 			return
 		}
 	}
@@ -62,12 +81,16 @@ func (c *Conn) handlePong(payload []byte) {
 	if c.keepalive != nil {
 		c.keepalive.pongReceived()
 	}
-	c.pingMu.Lock()
-	defer c.pingMu.Unlock()
-	for i := range c.pings {
-		if bytes.Equal(c.pings[i].payload[:], payload) {
-			close(c.pings[i].pong)
-			c.pings = append(c.pings[:i], c.pings[i+1:]...)
+	s := c.pings.Load()
+	if s == nil {
+		return // no Ping call ever: nothing to wake
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.pending {
+		if bytes.Equal(s.pending[i].payload[:], payload) {
+			close(s.pending[i].pong)
+			s.pending = append(s.pending[:i], s.pending[i+1:]...)
 			return
 		}
 	}

@@ -22,8 +22,7 @@ import (
 
 type rawReader struct {
 	conn syscall.RawConn
-	c    *Conn
-	// read is c.raw.rawRead bound once: a method value made at each call
+	// read is c.rawRead bound once: a method value made at each call
 	// would allocate.
 	read func(fd uintptr) bool
 	n    int
@@ -46,8 +45,8 @@ func (r *rawReader) init(t transport, c *Conn) {
 	if err != nil {
 		return
 	}
-	r.conn, r.c = conn, c
-	r.read = r.rawRead
+	r.conn = conn
+	r.read = c.rawRead
 }
 
 // enabled reports whether readEmpty can be used.
@@ -71,11 +70,11 @@ func (r *rawReader) readEmpty() (int, error) {
 
 // rawRead is called by the poller with the socket's descriptor; it returns
 // false to be called again once the socket is readable.
-func (r *rawReader) rawRead(fd uintptr) bool {
-	c := r.c
+func (c *Conn) rawRead(fd uintptr) bool {
+	r := &c.raw
 	c.rbuf.take()
 	for {
-		n, err := syscall.Read(int(fd), c.rbuf.b)
+		n, err := syscall.Read(int(fd), c.rbuf.bytes())
 		switch err {
 		case syscall.EINTR:
 			continue

@@ -102,7 +102,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	c.msgOpen = true
 	c.reader.ctx = ctx
 	if c.compressed {
-		c.inflated = 0
+		c.deflate.in.inflated = 0
 		c.deflate.in.start()
 	}
 	c.noteInputAhead()
@@ -193,8 +193,8 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 		return 0, nil
 	}
 	n, err := c.deflate.in.read(p)
-	c.inflated += int64(n)
-	if limit := c.readLimit.Load(); limit > 0 && c.inflated > limit {
+	c.deflate.in.inflated += int64(n)
+	if limit := c.readLimit.Load(); limit > 0 && c.deflate.in.inflated > limit {
 		return 0, c.readFailed(messageTooBigError(limit))
 	}
 	if c.msgType == MessageText && !c.utf8.write(p[:n]) {
@@ -326,7 +326,7 @@ func (c *Conn) handleControl(h frameHeader) error {
 			return err
 		}
 	}
-	payload := c.rbuf.b[c.rpos : c.rpos+int(h.length)]
+	payload := c.rbuf.bytes()[c.rpos : c.rpos+int(h.length)]
 	c.rpos += int(h.length)
 	if h.masked {
 		mask(h.maskKey, payload)
@@ -362,7 +362,7 @@ func (c *Conn) handleControl(h frameHeader) error {
 // takes.
 func (c *Conn) readFrameHeader() (frameHeader, error) {
 	for {
-		h, n, err := parseFrameHeader(c.rbuf.b[c.rpos:c.rend])
+		h, n, err := parseFrameHeader(c.rbuf.bytes()[c.rpos:c.rend])
 		if err != nil {
 			return h, err
 		}
@@ -382,7 +382,7 @@ func (c *Conn) readFrameHeader() (frameHeader, error) {
 func (c *Conn) readPayload(p []byte) (int, error) {
 	var n int
 	if c.rpos < c.rend {
-		n = copy(p, c.rbuf.b[c.rpos:c.rend])
+		n = copy(p, c.rbuf.bytes()[c.rpos:c.rend])
 		c.rpos += n
 	} else if len(p) >= c.rbuf.pool.size {
 		var err error
@@ -395,7 +395,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		if err := c.fill(); err != nil {
 			return 0, err
 		}
-		n = copy(p, c.rbuf.b[c.rpos:c.rend])
+		n = copy(p, c.rbuf.bytes()[c.rpos:c.rend])
 		c.rpos += n
 	}
 	if c.frame.masked {
@@ -411,7 +411,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 // rawread_unix.go.
 func (c *Conn) fill() error {
 	if c.rpos > 0 {
-		c.rend = copy(c.rbuf.b, c.rbuf.b[c.rpos:c.rend])
+		c.rend = copy(c.rbuf.bytes(), c.rbuf.bytes()[c.rpos:c.rend])
 		c.rpos = 0
 	}
 	c.beforeNetworkRead()
@@ -421,7 +421,7 @@ func (c *Conn) fill() error {
 		n, err = c.raw.readEmpty()
 	} else {
 		c.rbuf.take()
-		n, err = c.t.Read(c.rbuf.b[c.rend:])
+		n, err = c.t.Read(c.rbuf.bytes()[c.rend:])
 	}
 	c.rend += n
 	if n == 0 && err != nil {

@@ -23,7 +23,14 @@ import (
 // function cannot be unregistered.
 var shutdownWatch struct {
 	mu      sync.Mutex
-	servers map[*http.Server]map[*Conn]struct{}
+	servers map[*http.Server]*shutdownWatchSet
+}
+
+// shutdownWatchSet is the open connections of one server. A Conn points to
+// the set it is in, so that closing it can take it out without a closure
+// per connection. Guarded by shutdownWatch.mu.
+type shutdownWatchSet struct {
+	conns map[*Conn]struct{}
 }
 
 // closeOnShutdown arranges for c, accepted from r, to be closed with 1001
@@ -35,28 +42,34 @@ func closeOnShutdown(r *http.Request, c *Conn) {
 		return
 	}
 	shutdownWatch.mu.Lock()
+	defer shutdownWatch.mu.Unlock()
 	if shutdownWatch.servers == nil {
-		shutdownWatch.servers = make(map[*http.Server]map[*Conn]struct{})
+		shutdownWatch.servers = make(map[*http.Server]*shutdownWatchSet)
 	}
-	conns, ok := shutdownWatch.servers[srv]
+	set, ok := shutdownWatch.servers[srv]
 	if !ok {
-		conns = make(map[*Conn]struct{})
-		shutdownWatch.servers[srv] = conns
+		set = &shutdownWatchSet{conns: make(map[*Conn]struct{})}
+		shutdownWatch.servers[srv] = set
 		srv.RegisterOnShutdown(func() { goingAway(srv) })
 	}
-	conns[c] = struct{}{}
-	shutdownWatch.mu.Unlock()
-
-	forget := func() {
-		shutdownWatch.mu.Lock()
-		delete(conns, c)
-		shutdownWatch.mu.Unlock()
-	}
-	c.onClose.Store(&forget)
 	if c.closedErr() != nil {
-		// Closed already: closeTransport marks the connection closed
-		// before it looks for onClose, so it may have missed forget.
-		forget()
+		// Closed already: closeTransport has run forgetOnShutdown before
+		// the connection was in the set, and will not run it again.
+		return
+	}
+	set.conns[c] = struct{}{}
+	c.watchedBy = set
+}
+
+// forgetOnShutdown takes a closed connection out of its server's set.
+// closeTransport calls it once, after closedErr reports the connection
+// closed, so closeOnShutdown either sees that or has already added it.
+func (c *Conn) forgetOnShutdown() {
+	shutdownWatch.mu.Lock()
+	defer shutdownWatch.mu.Unlock()
+	if c.watchedBy != nil {
+		delete(c.watchedBy.conns, c)
+		c.watchedBy = nil
 	}
 }
 
@@ -65,8 +78,9 @@ func closeOnShutdown(r *http.Request, c *Conn) {
 // own.
 func goingAway(srv *http.Server) {
 	shutdownWatch.mu.Lock()
-	conns := make([]*Conn, 0, len(shutdownWatch.servers[srv]))
-	for c := range shutdownWatch.servers[srv] {
+	set := shutdownWatch.servers[srv]
+	conns := make([]*Conn, 0, len(set.conns))
+	for c := range set.conns {
 		conns = append(conns, c)
 	}
 	shutdownWatch.mu.Unlock()

@@ -91,8 +91,8 @@ func (c *Conn) startMessage(ctx context.Context, typ MessageType, compress bool)
 type messageWriter struct {
 	c    *Conn
 	ctx  context.Context
-	op   opcode // of the next frame: the message type, then continuation
 	n    int    // payload bytes in the buffer, after its header room
+	op   opcode // of the next frame: the message type, then continuation
 	open bool
 	// compress is whether the message is compressed: asked for when the
 	// message starts, settled by its first frame (a message that ends
@@ -107,10 +107,10 @@ var errWriterClosed = errors.New("websocket: write to a closed message writer")
 // ReadFrom took it, else c.wbuf, taken if it is not held yet.
 func (w *messageWriter) buffer() []byte {
 	if w.large.box != nil {
-		return w.large.b
+		return w.large.bytes()
 	}
 	w.c.wbuf.take()
-	return w.c.wbuf.b
+	return w.c.wbuf.bytes()
 }
 
 // room is the free payload space in the writer's buffer.
@@ -224,7 +224,7 @@ func (w *messageWriter) grow(more int64) bool {
 	}
 	large := lentBuffer{pool: bufferPoolFor(maxFrameHeaderSize + newSize)}
 	large.take()
-	copy(large.b[maxFrameHeaderSize:], buf[maxFrameHeaderSize:maxFrameHeaderSize+w.n])
+	copy(large.bytes()[maxFrameHeaderSize:], buf[maxFrameHeaderSize:maxFrameHeaderSize+w.n])
 	w.large.release()
 	w.c.wbuf.release()
 	w.large = large
@@ -340,7 +340,7 @@ func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, pay
 
 	if own == nil && len(payload) <= c.writeRoom() {
 		c.wbuf.take()
-		own = c.wbuf.b[:maxFrameHeaderSize+copy(c.wbuf.b[maxFrameHeaderSize:], payload)]
+		own = c.wbuf.bytes()[:maxFrameHeaderSize+copy(c.wbuf.bytes()[maxFrameHeaderSize:], payload)]
 	}
 	switch {
 	case own != nil:
@@ -353,8 +353,7 @@ func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, pay
 	case !h.masked:
 		// A large unmasked payload is sent as it is, the header (and any
 		// held frames, coalesce.go) in front of it in one vectored write.
-		putFrameHeader(c.hdrBuf[:], h)
-		err = c.writeVectored(c.hdrBuf[:hn], payload)
+		err = c.writeVectored(&h, payload)
 	default:
 		// A client must mask, and must not touch the caller's bytes: the
 		// payload goes through the buffer, masked a buffer at a time, the
@@ -363,7 +362,7 @@ func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, pay
 			return err
 		}
 		c.wbuf.take()
-		buf := c.wbuf.b
+		buf := c.wbuf.bytes()
 		off := putFrameHeader(buf, h) // the first chunk follows the header
 		key := h.maskKey
 		for len(payload) > 0 {

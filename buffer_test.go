@@ -331,7 +331,7 @@ func serveWithAppFrames(c *Conn) {
 // made when first used. With 10,000 idle connections each byte here is
 // about two bytes of resident memory, since the garbage collector lets the
 // heap grow to twice what is live.
-func TestNewConnHeapBytes(t *testing.T) {
+func TestNewConnAllocatedBytes(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation sizes")
 	}

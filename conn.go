@@ -125,24 +125,24 @@ type Conn struct {
 	// 512-byte class (a larger object with pointers also carries an 8-byte
 	// header, which would put it in the 576 or 640 class). What is only
 	// needed now and then is made when first used, or borrowed from a pool.
-	// TestNewConnHeapBytes pins it.
+	// TestNewConnAllocatedBytes pins it.
 	t           transport
 	subprotocol string
 	isServer    bool
 
 	// Reading. The fields below are used by one goroutine at a time: the
 	// holder of readSem.
-	inMessage  bool // a data message started and its final frame has not come
-	compressed bool // the current message has RSV1: permessage-deflate (RFC 7692 §6)
-	msgOpen    bool // a message's bytes are being handed to the caller
-	frameKey   uint32
+	inMessage  bool   // a data message started and its final frame has not come
+	compressed bool   // the current message has RSV1: permessage-deflate (RFC 7692 §6)
+	msgOpen    bool   // a message's bytes are being handed to the caller
+	frameKey   uint32 // the current frame's masking key, rotated to the next byte
 	readSem    chan struct{}
 	readLimit  atomic.Int64
 	rbuf       lentBuffer // bytes read from t; unread ones are rbuf.bytes()[rpos:rend]
 	rpos       int
 	rend       int
 	raw        rawReader   // waits for bytes without holding rbuf, where t allows it
-	frame      frameHeader // the data frame being read; frameKey is its masking key, rotated to the next byte
+	frame      frameHeader // the data frame being read
 	frameLeft  int64       // its payload bytes not yet read
 	msgType    MessageType
 	msgSize    int64 // payload bytes of the current message so far
@@ -171,11 +171,11 @@ type Conn struct {
 	// Closing.
 	done       chan struct{} // closed once closing t has begun
 	doneOnce   sync.Once
-	closedMu   sync.Mutex        // guards closed
-	inputAhead atomic.Bool       // the read buffer holds bytes the caller has not read (coalesce.go)
-	closed     chan struct{}     // see Done; nil until Done is called or t is closed
-	doneErr    error             // why t was closed; set before done is closed
-	watchedBy  *shutdownWatchSet // the server's set this connection is in, if any (see closeOnShutdown)
+	closedMu   sync.Mutex         // guards closed
+	inputAhead atomic.Bool        // the read buffer holds bytes the caller has not read (coalesce.go)
+	closed     chan struct{}      // see Done; nil until Done is called or t is closed
+	doneErr    error              // why t was closed; set before done is closed
+	watchedBy  map[*Conn]struct{} // its server's open connections, if they are watched (see closeOnShutdown); guarded by shutdownWatch.mu
 
 	closeTimeout time.Duration
 	onPing       func([]byte)

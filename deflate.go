@@ -123,6 +123,7 @@ type inflater struct {
 // start prepares for a compressed message whose first frame is current.
 func (z *inflater) start() {
 	z.tailPos = 0
+	z.inflated = 0
 	z.srcErr = nil
 	if fr, ok := flateReaders.Get().(io.ReadCloser); ok {
 		z.fr = fr

@@ -102,7 +102,6 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	c.msgOpen = true
 	c.reader.ctx = ctx
 	if c.compressed {
-		c.deflate.in.inflated = 0
 		c.deflate.in.start()
 	}
 	c.noteInputAhead()
@@ -411,7 +410,8 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 // rawread_unix.go.
 func (c *Conn) fill() error {
 	if c.rpos > 0 {
-		c.rend = copy(c.rbuf.bytes(), c.rbuf.bytes()[c.rpos:c.rend])
+		buf := c.rbuf.bytes()
+		c.rend = copy(buf, buf[c.rpos:c.rend])
 		c.rpos = 0
 	}
 	c.beforeNetworkRead()

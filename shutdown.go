@@ -23,14 +23,7 @@ import (
 // function cannot be unregistered.
 var shutdownWatch struct {
 	mu      sync.Mutex
-	servers map[*http.Server]*shutdownWatchSet
-}
-
-// shutdownWatchSet is the open connections of one server. A Conn points to
-// the set it is in, so that closing it can take it out without a closure
-// per connection. Guarded by shutdownWatch.mu.
-type shutdownWatchSet struct {
-	conns map[*Conn]struct{}
+	servers map[*http.Server]map[*Conn]struct{}
 }
 
 // closeOnShutdown arranges for c, accepted from r, to be closed with 1001
@@ -44,12 +37,12 @@ func closeOnShutdown(r *http.Request, c *Conn) {
 	shutdownWatch.mu.Lock()
 	defer shutdownWatch.mu.Unlock()
 	if shutdownWatch.servers == nil {
-		shutdownWatch.servers = make(map[*http.Server]*shutdownWatchSet)
+		shutdownWatch.servers = make(map[*http.Server]map[*Conn]struct{})
 	}
-	set, ok := shutdownWatch.servers[srv]
+	conns, ok := shutdownWatch.servers[srv]
 	if !ok {
-		set = &shutdownWatchSet{conns: make(map[*Conn]struct{})}
-		shutdownWatch.servers[srv] = set
+		conns = make(map[*Conn]struct{})
+		shutdownWatch.servers[srv] = conns
 		srv.RegisterOnShutdown(func() { goingAway(srv) })
 	}
 	if c.closedErr() != nil {
@@ -57,8 +50,8 @@ func closeOnShutdown(r *http.Request, c *Conn) {
 		// the connection was in the set, and will not run it again.
 		return
 	}
-	set.conns[c] = struct{}{}
-	c.watchedBy = set
+	conns[c] = struct{}{}
+	c.watchedBy = conns
 }
 
 // forgetOnShutdown takes a closed connection out of its server's set.
@@ -68,7 +61,7 @@ func (c *Conn) forgetOnShutdown() {
 	shutdownWatch.mu.Lock()
 	defer shutdownWatch.mu.Unlock()
 	if c.watchedBy != nil {
-		delete(c.watchedBy.conns, c)
+		delete(c.watchedBy, c)
 		c.watchedBy = nil
 	}
 }
@@ -78,9 +71,8 @@ func (c *Conn) forgetOnShutdown() {
 // own.
 func goingAway(srv *http.Server) {
 	shutdownWatch.mu.Lock()
-	set := shutdownWatch.servers[srv]
-	conns := make([]*Conn, 0, len(set.conns))
-	for c := range set.conns {
+	conns := make([]*Conn, 0, len(shutdownWatch.servers[srv]))
+	for c := range shutdownWatch.servers[srv] {
 		conns = append(conns, c)
 	}
 	shutdownWatch.mu.Unlock()

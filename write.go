@@ -340,7 +340,8 @@ func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, pay
 
 	if own == nil && len(payload) <= c.writeRoom() {
 		c.wbuf.take()
-		own = c.wbuf.bytes()[:maxFrameHeaderSize+copy(c.wbuf.bytes()[maxFrameHeaderSize:], payload)]
+		buf := c.wbuf.bytes()
+		own = buf[:maxFrameHeaderSize+copy(buf[maxFrameHeaderSize:], payload)]
 	}
 	switch {
 	case own != nil:

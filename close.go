@@ -196,13 +196,12 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	// peer's close frame: Close only waits for that. Taking the read side
 	// away from it later (it lets go between messages) would drop messages
 	// it is entitled to.
-	select {
-	case c.readSem <- struct{}{}:
+	if c.readSem.tryAcquire() {
 		// Nobody is reading: read until the reply ourselves.
 		c.t.SetReadDeadline(time.Now().Add(c.closeTimeout))
 		c.drainUntilClose()
-		release(c.readSem)
-	default:
+		c.readSem.release()
+	} else {
 		timer := time.NewTimer(c.closeTimeout)
 		defer timer.Stop()
 		select {

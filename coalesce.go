@@ -147,19 +147,17 @@ func (c *Conn) dropHeld() {
 // tryFlushHeld writes the held frames if frameSem is free. If it is not,
 // its holder writes them, or sees to it in releaseFrame.
 func (c *Conn) tryFlushHeld() {
-	select {
-	case c.frameSem <- struct{}{}:
-	default:
+	if !c.frameSem.tryAcquire() {
 		return
 	}
 	_ = c.flushHeldLocked() // a failure closed the connection; writers see it
-	release(c.frameSem)
+	c.frameSem.release()
 }
 
 // releaseFrame releases frameSem after a frame, and writes what is held if
 // the reader went to wait for the network meanwhile (see the file comment).
 func (c *Conn) releaseFrame() {
-	release(c.frameSem)
+	c.frameSem.release()
 	if c.hasHeld.Load() && !c.inputAhead.Load() {
 		c.tryFlushHeld()
 	}
@@ -170,10 +168,10 @@ func (c *Conn) releaseFrame() {
 // that coalesces writes and then stops reading for a while calls Flush so
 // that its last messages do not wait for the next read.
 func (c *Conn) Flush(ctx context.Context) error {
-	if err := c.acquire(ctx, c.frameSem); err != nil {
+	if err := c.acquire(ctx, &c.frameSem); err != nil {
 		return err
 	}
-	defer release(c.frameSem)
+	defer c.frameSem.release()
 	stop := c.watch(ctx)
 	defer stop()
 	return c.flushHeldLocked()

@@ -136,7 +136,7 @@ type Conn struct {
 	compressed bool   // the current message has RSV1: permessage-deflate (RFC 7692 §6)
 	msgOpen    bool   // a message's bytes are being handed to the caller
 	frameKey   uint32 // the current frame's masking key, rotated to the next byte
-	readSem    chan struct{}
+	readSem    semaphore
 	readLimit  atomic.Int64
 	rbuf       lentBuffer // bytes read from t; unread ones are rbuf.bytes()[rpos:rend]
 	rpos       int
@@ -153,8 +153,8 @@ type Conn struct {
 	// Writing. msgSem is held for a whole data message, frameSem for one
 	// frame: control frames only take frameSem, which is what lets them go
 	// out between fragments.
-	msgSem    chan struct{}
-	frameSem  chan struct{}
+	msgSem    semaphore
+	frameSem  semaphore
 	wbuf      lentBuffer // maxFrameHeaderSize of header room, then payload; held by the msgSem holder
 	coalesce  bool
 	closeSent atomic.Bool // our close frame is on the wire (RFC 6455 §5.5.1)
@@ -208,10 +208,7 @@ func newConn(t transport, isServer bool, buffered []byte, subprotocol string, op
 		closeTimeout: opts.CloseTimeout,
 		onPing:       opts.OnPing,
 		onPong:       opts.OnPong,
-		readSem:      make(chan struct{}, 1),
 		rbuf:         lentBuffer{pool: bufferPoolFor(rsize)},
-		msgSem:       make(chan struct{}, 1),
-		frameSem:     make(chan struct{}, 1),
 		wbuf:         lentBuffer{pool: bufferPoolFor(maxFrameHeaderSize + bufferSize(opts.WriteBufferSize))},
 		coalesce:     opts.CoalesceWrites,
 		maskKeys:     defaultMaskKeys,
@@ -334,26 +331,6 @@ func (c *Conn) closedErr() error {
 		return nil
 	}
 }
-
-// acquire takes a one-slot semaphore, giving up when ctx ends or the
-// connection closes.
-func (c *Conn) acquire(ctx context.Context, sem chan struct{}) error {
-	select {
-	case sem <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("websocket: %w", ctx.Err())
-	case <-c.done:
-		return c.doneErr
-	}
-}
-
-func release(sem chan struct{}) { <-sem }
 
 // watch makes the cancellation of ctx close the connection while an
 // operation is blocked on the network, and returns the function that ends

@@ -684,7 +684,7 @@ func TestCloseLeavesInFlightMessagesToTheReader(t *testing.T) {
 		}
 	}()
 	// Wait until the reader holds the read side, as a read loop would.
-	for len(c.readSem) == 0 {
+	for c.readSem.state.Load()&semHeld == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	closeErr := make(chan error, 1)

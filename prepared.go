@@ -48,11 +48,11 @@ func (c *Conn) WritePrepared(ctx context.Context, m *PreparedMessage) error {
 	if !c.isServer || c.deflate != nil {
 		return c.Write(ctx, m.typ, m.payload)
 	}
-	if err := c.acquire(ctx, c.msgSem); err != nil {
+	if err := c.acquire(ctx, &c.msgSem); err != nil {
 		return err
 	}
-	defer release(c.msgSem)
-	if err := c.acquire(ctx, c.frameSem); err != nil {
+	defer c.msgSem.release()
+	if err := c.acquire(ctx, &c.frameSem); err != nil {
 		return err
 	}
 	defer c.releaseFrame()

@@ -25,8 +25,11 @@ type rawReader struct {
 	// read is c.rawRead bound once: a method value made at each call
 	// would allocate.
 	read func(fd uintptr) bool
-	n    int
-	err  error
+	// The outcome of the last read: the byte count, or the error. On Unix
+	// syscall.Read fails with a syscall.Errno, which takes one word where
+	// an error value takes two (this struct is part of every Conn).
+	n     int
+	errno syscall.Errno
 }
 
 // init enables raw reads when t is a socket of the standard library. Types
@@ -55,13 +58,13 @@ func (r *rawReader) enabled() bool { return r.conn != nil }
 // readEmpty fills c.rbuf, which holds no unread bytes, with what the socket
 // has, waiting for bytes to arrive without holding the buffer meanwhile.
 func (r *rawReader) readEmpty() (int, error) {
-	r.n, r.err = 0, nil
+	r.n, r.errno = 0, 0
 	if err := r.conn.Read(r.read); err != nil {
 		return 0, err // closed, or the read deadline passed
 	}
 	switch {
-	case r.err != nil:
-		return 0, os.NewSyscallError("read", r.err)
+	case r.errno != 0:
+		return 0, os.NewSyscallError("read", r.errno)
 	case r.n == 0:
 		return 0, io.EOF
 	}
@@ -84,7 +87,7 @@ func (c *Conn) rawRead(fd uintptr) bool {
 		case nil:
 			r.n = n
 		default:
-			r.err = err
+			r.errno = err.(syscall.Errno) // what syscall.Read fails with on Unix
 		}
 		return true
 	}

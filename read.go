@@ -70,10 +70,10 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 // The returned reader is valid until the next call to Reader or Read, and
 // honours ctx as Read does.
 func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
-	if err := c.acquire(ctx, c.readSem); err != nil {
+	if err := c.acquire(ctx, &c.readSem); err != nil {
 		return 0, nil, err
 	}
-	defer release(c.readSem)
+	defer c.readSem.release()
 	if c.readErr != nil {
 		return 0, nil, c.readErr
 	}
@@ -117,10 +117,10 @@ type messageReader struct {
 
 func (r *messageReader) Read(p []byte) (int, error) {
 	c := r.c
-	if err := c.acquire(r.ctx, c.readSem); err != nil {
+	if err := c.acquire(r.ctx, &c.readSem); err != nil {
 		return 0, err
 	}
-	defer release(c.readSem)
+	defer c.readSem.release()
 	if c.readErr != nil {
 		return 0, c.readErr
 	}
@@ -169,12 +169,10 @@ func (r *messageReader) Read(p []byte) (int, error) {
 // another goroutine holds it, it knows nothing.
 func (r *messageReader) remaining() (int64, bool) {
 	c := r.c
-	select {
-	case c.readSem <- struct{}{}:
-	default:
+	if !c.readSem.tryAcquire() {
 		return 0, false
 	}
-	defer release(c.readSem)
+	defer c.readSem.release()
 	switch {
 	case c.readErr != nil || c.compressed && c.msgOpen:
 		return 0, false

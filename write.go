@@ -38,7 +38,7 @@ func (c *Conn) writeMessage(ctx context.Context, typ MessageType, p []byte, comp
 	if typ != MessageText && typ != MessageBinary {
 		return errors.New("websocket: Write needs MessageText or MessageBinary")
 	}
-	if err := c.acquire(ctx, c.msgSem); err != nil {
+	if err := c.acquire(ctx, &c.msgSem); err != nil {
 		return err
 	}
 	if c.deflate != nil && compress && len(p) >= c.deflate.cfg.threshold {
@@ -52,7 +52,7 @@ func (c *Conn) writeMessage(ctx context.Context, typ MessageType, p []byte, comp
 		}
 		return w.Close()
 	}
-	defer release(c.msgSem)
+	defer c.msgSem.release()
 	err := c.writeFrame(ctx, true, 0, opcode(typ), p)
 	c.wbuf.release() // if writeFrame took it: the next message may be far off
 	return err
@@ -66,7 +66,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if typ != MessageText && typ != MessageBinary {
 		return nil, errors.New("websocket: Writer needs MessageText or MessageBinary")
 	}
-	if err := c.acquire(ctx, c.msgSem); err != nil {
+	if err := c.acquire(ctx, &c.msgSem); err != nil {
 		return nil, err
 	}
 	return c.startMessage(ctx, typ, c.deflate != nil), nil
@@ -259,7 +259,7 @@ func (w *messageWriter) end() {
 	w.open = false
 	w.large.release()
 	w.c.wbuf.release()
-	release(w.c.msgSem)
+	w.c.msgSem.release()
 }
 
 // flush sends the buffered bytes, or p if it is given, as the next
@@ -318,7 +318,7 @@ func (c *Conn) writeFrameInPlace(ctx context.Context, fin bool, rsv byte, op opc
 // A small payload of the caller's is copied into c.wbuf and sent in place
 // too, so header and payload always leave in one system call.
 func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, payload, own []byte) error {
-	if err := c.acquire(ctx, c.frameSem); err != nil {
+	if err := c.acquire(ctx, &c.frameSem); err != nil {
 		return err
 	}
 	defer c.releaseFrame()
@@ -386,7 +386,7 @@ func (c *Conn) sendFrame(ctx context.Context, fin bool, rsv byte, op opcode, pay
 // frameSem, so it can go out between the fragments of a message. It has a
 // buffer of its own: the data buffer may hold a message in progress.
 func (c *Conn) writeControl(ctx context.Context, op opcode, payload []byte) error {
-	if err := c.acquire(ctx, c.frameSem); err != nil {
+	if err := c.acquire(ctx, &c.frameSem); err != nil {
 		return err
 	}
 	defer c.releaseFrame()

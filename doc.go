@@ -117,10 +117,11 @@
 // come from pools shared by all connections: the read buffer when bytes
 // arrive (on TCP and Unix sockets the package waits for them through
 // syscall.RawConn, without a buffer), the write buffer while a message is
-// written. What an idle connection keeps is its Conn (512 bytes), four
-// small channels, and the goroutine that waits in Reader (a 2 KiB stack);
-// the channel behind Done and the state of Ping calls are made when first
-// used. Over HTTP/1.1, net/http keeps 8 KiB of its own buffers for the
+// written. What an idle connection keeps is its Conn (512 bytes), one
+// small channel, and the goroutine that waits in Reader (a 2 KiB stack);
+// the channel behind Done, the state of Ping calls and the channel a
+// goroutine sleeps on while it waits for another's read or write
+// (semaphore.go) are made when first used. Over HTTP/1.1, net/http keeps 8 KiB of its own buffers for the
 // connection until the handler returns; a server holding many idle
 // connections can serve each on a goroutine of its own and return from
 // the handler (examples/echo does).

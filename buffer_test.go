@@ -328,9 +328,10 @@ func serveWithAppFrames(c *Conn) {
 // An idle connection's heap is its Conn and the one channel it cannot do
 // without: done, which every blocked operation waits on. Everything else a
 // connection may need (the Done channel, the Ping bookkeeping, the
-// semaphores' wake-up channels, buffers) is made when first used. With 10,000 idle connections each byte here is
-// about two bytes of resident memory, since the garbage collector lets the
-// heap grow to twice what is live.
+// semaphores' wake-up channels, buffers) is made when first used. With
+// 10,000 idle connections each byte here is about two bytes of resident
+// memory, since the garbage collector lets the heap grow to twice what is
+// live.
 func TestNewConnAllocatedBytes(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation sizes")

@@ -121,10 +121,10 @@
 // small channel, and the goroutine that waits in Reader (a 2 KiB stack);
 // the channel behind Done, the state of Ping calls and the channel a
 // goroutine sleeps on while it waits for another's read or write
-// (semaphore.go) are made when first used. Over HTTP/1.1, net/http keeps 8 KiB of its own buffers for the
-// connection until the handler returns; a server holding many idle
-// connections can serve each on a goroutine of its own and return from
-// the handler (examples/echo does).
+// (semaphore.go) are made when first used. Over HTTP/1.1, net/http keeps
+// 8 KiB of its own buffers for the connection until the handler returns; a
+// server holding many idle connections can serve each on a goroutine of
+// its own and return from the handler (examples/echo does).
 //
 // # Compression
 //

@@ -42,13 +42,18 @@ const (
 )
 
 // tryAcquire takes the lock if it is free, without waiting.
-func (s *semaphore) tryAcquire() bool {
+func (s *semaphore) tryAcquire() bool { return s.take(0) }
+
+// take takes the lock if it is free. A woken waiter passes semWaiter as
+// leaving, so that taking the lock and ceasing to be counted as a waiter
+// are one operation.
+func (s *semaphore) take(leaving int32) bool {
 	for {
 		v := s.state.Load()
 		if v&semHeld != 0 {
 			return false
 		}
-		if s.state.CompareAndSwap(v, v|semHeld) {
+		if s.state.CompareAndSwap(v, v-leaving+semHeld) {
 			return true
 		}
 	}
@@ -57,16 +62,14 @@ func (s *semaphore) tryAcquire() bool {
 // acquire takes one of c's locks, waiting as long as it takes, unless ctx
 // ends or the connection closes first.
 func (c *Conn) acquire(ctx context.Context, s *semaphore) error {
-	// Take the lock if it is free, else join the waiters: as one
-	// compare-and-swap each, so that a release cannot fall between
-	// seeing the lock held and being counted as a waiter.
+	// Join the waiters only by a compare-and-swap that sees the lock
+	// held, so that a release cannot fall between seeing it held and
+	// being counted as a waiter.
 	for {
-		v := s.state.Load()
-		if v&semHeld == 0 {
-			if s.state.CompareAndSwap(v, v|semHeld) {
-				return nil
-			}
-		} else if s.state.CompareAndSwap(v, v+semWaiter) {
+		if s.tryAcquire() {
+			return nil
+		}
+		if v := s.state.Load(); v&semHeld != 0 && s.state.CompareAndSwap(v, v+semWaiter) {
 			break
 		}
 	}
@@ -74,15 +77,10 @@ func (c *Conn) acquire(ctx context.Context, s *semaphore) error {
 	for {
 		select {
 		case <-wake:
-			for {
-				v := s.state.Load()
-				if v&semHeld != 0 {
-					break // taken by another goroutine first: wait for its release
-				}
-				if s.state.CompareAndSwap(v, v-semWaiter+semHeld) {
-					return nil
-				}
+			if s.take(semWaiter) {
+				return nil
 			}
+			// Another goroutine was faster: wait for its release.
 		case <-ctx.Done():
 			s.state.Add(-semWaiter)
 			return fmt.Errorf("websocket: %w", ctx.Err())

@@ -76,7 +76,8 @@ type ConnOptions struct {
 	// OnPing and OnPong, if set, are called by the reading goroutine with
 	// the payload of each ping and pong received. The slice is only valid
 	// during the call. A ping is answered with a pong whether or not OnPing
-	// is set (RFC 6455 §5.5.2).
+	// is set (RFC 6455 §5.5.2). OnPong returns before the Ping call that
+	// the pong answers does.
 	OnPing func(payload []byte)
 	OnPong func(payload []byte)
 

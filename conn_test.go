@@ -591,6 +591,26 @@ func TestPingWaitsForPong(t *testing.T) {
 	}
 }
 
+// What OnPong did is visible to the caller of the Ping the pong answers,
+// with no lock of its own: under the race detector, a Ping woken before
+// OnPong ran is a reported race, and without it a missing payload.
+func TestOnPongRunsBeforePingReturns(t *testing.T) {
+	c, p := newPair(t, false, nil)
+	var seen []byte // written by OnPong, read after Ping, no lock
+	c.onPong = func(b []byte) { seen = bytes.Clone(b) }
+	go c.Read(bg)
+	pingDone := make(chan error, 1)
+	go func() { pingDone <- c.Ping(bg) }()
+	_, payload := p.next()
+	p.send(p.frame(true, 0, opPong, payload))
+	if err := <-pingDone; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(seen, payload) {
+		t.Fatalf("after Ping returned, OnPong had seen %x, want %x", seen, payload)
+	}
+}
+
 func TestKeepaliveClosesSilentPeer(t *testing.T) {
 	c, p := newPair(t, true, &ConnOptions{PingInterval: 20 * time.Millisecond, PongTimeout: 20 * time.Millisecond})
 	h, _ := p.next() // a ping comes, and goes unanswered

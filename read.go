@@ -344,11 +344,12 @@ func (c *Conn) handleControl(h frameHeader) error {
 		}
 	case opPong:
 		// RFC 6455 §5.5.3: an unsolicited pong is allowed and needs no
-		// response.
-		c.handlePong(payload)
+		// response. OnPong runs before the Ping call the pong answers is
+		// woken, so a caller of Ping sees what its OnPong did.
 		if c.onPong != nil {
 			c.onPong(payload)
 		}
+		c.handlePong(payload)
 	case opClose:
 		return c.handlePeerClose(payload)
 	}

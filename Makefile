@@ -65,9 +65,18 @@ WSBENCH_DIR ?= ../shared/wsbench
 
 bench:
 	go test -run '^$$' -bench . -benchmem -count 6 . | tee bench.txt
-	cd bench && go test -run '^$$' -bench 'Mask|Broadcast' -benchmem -benchtime 300ms -count 6 . | tee ../bench-peers.txt
+	# The peer comparisons run as 6 rounds of -count 1, so that in each
+	# round every library runs close together in time; peerratio pairs
+	# them by round (ours ÷ the best peer) and takes the median.
+	cd bench && for round in 1 2 3 4 5 6; do \
+		go test -run '^$$' -bench 'Mask|Broadcast' -benchmem -benchtime 300ms -count 1 . || exit 1; \
+	done | tee ../bench-peers.txt
+	cd bench && go run ./peerratio < ../bench-peers.txt | tee ../bench-peers-ratio.txt
 	# The same masking comparison with the vector loop (GOEXPERIMENT=simd).
-	cd bench && GOEXPERIMENT=simd go test -run '^$$' -bench 'Mask' -benchmem -benchtime 300ms -count 6 . | tee ../bench-mask-simd.txt
+	cd bench && for round in 1 2 3 4 5 6; do \
+		GOEXPERIMENT=simd go test -run '^$$' -bench 'Mask' -benchmem -benchtime 300ms -count 1 . || exit 1; \
+	done | tee ../bench-mask-simd.txt
+	cd bench && go run ./peerratio < ../bench-mask-simd.txt | tee ../bench-mask-simd-ratio.txt
 	if [ "$(WSBENCH)" = 1 ]; then $(MAKE) wsbench; fi
 
 wsbench:

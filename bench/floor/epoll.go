@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
 // eventLoops is the event-driven floor: one epoll instance and one
@@ -32,6 +33,7 @@ type eventLoops struct {
 
 type eventLoop struct {
 	epfd  int
+	hold  bool // keep the processor while waiting (see wait)
 	mu    sync.Mutex
 	conns map[int32]*eventConn
 	out   []byte
@@ -44,14 +46,14 @@ type eventConn struct {
 	have int
 }
 
-func newEventLoops() (*eventLoops, error) {
+func newEventLoops(hold bool) (*eventLoops, error) {
 	ls := &eventLoops{}
 	for range runtime.GOMAXPROCS(0) {
 		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 		if err != nil {
 			return nil, err
 		}
-		l := &eventLoop{epfd: epfd, conns: make(map[int32]*eventConn), out: make([]byte, bufSize)}
+		l := &eventLoop{epfd: epfd, hold: hold, conns: make(map[int32]*eventConn), out: make([]byte, bufSize)}
 		ls.loops = append(ls.loops, l)
 		go l.run()
 	}
@@ -87,8 +89,8 @@ func (ls *eventLoops) add(c net.Conn, br *bufio.Reader) {
 func (l *eventLoop) run() {
 	events := make([]syscall.EpollEvent, 128)
 	for {
-		n, err := syscall.EpollWait(l.epfd, events, -1)
-		if errors.Is(err, syscall.EINTR) {
+		n, err := l.wait(events)
+		if n == 0 || errors.Is(err, syscall.EINTR) {
 			continue
 		}
 		if err != nil {
@@ -103,6 +105,31 @@ func (l *eventLoop) run() {
 			}
 		}
 	}
+}
+
+// wait returns how many of events are ready. By default it blocks in
+// epoll_wait like any system call: the runtime gives the goroutine's
+// processor (P) to other goroutines meanwhile, and the loop has to get one
+// back after each wake-up. With hold, it waits at most 1 ms through
+// RawSyscall6, which the scheduler does not see, so the loop keeps its
+// processor; it yields after an empty wait so that the other goroutines
+// (accepting, handshakes) still run. A real server would not block a
+// processor like that; here it shows what the hand-off costs.
+func (l *eventLoop) wait(events []syscall.EpollEvent) (int, error) {
+	if !l.hold {
+		return syscall.EpollWait(l.epfd, events, -1)
+	}
+	// epoll_pwait with no signal mask is epoll_wait, and exists on every
+	// Linux architecture (arm64 has no epoll_wait).
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd),
+		uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 1, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	if n == 0 {
+		runtime.Gosched()
+	}
+	return int(n), nil
 }
 
 // serve reads what the socket holds and answers every whole frame; it

@@ -11,7 +11,7 @@ import (
 // eventLoops exists on Linux only (epoll.go).
 type eventLoops struct{}
 
-func newEventLoops() (*eventLoops, error) {
+func newEventLoops(bool) (*eventLoops, error) {
 	return nil, errors.New("-epoll needs Linux")
 }
 

@@ -10,12 +10,15 @@
 // Go WebSocket package measured here does it. With -epoll (Linux) the
 // connections are instead watched by one epoll loop per CPU (epoll.go),
 // which reads every ready socket after one wake-up: the floor of an
-// event-driven design.
+// event-driven design. -hold makes those loops keep their processor while
+// they wait, which a real server would not do, to show what giving it up
+// and getting it back costs.
 //
 //	go build -o /tmp/floor ./floor && \
 //	  ../../shared/wsbench/bin/wsbench run --workloads throughput,latency --sizes 16 \
 //	  --server 'name=floor,cmd=/tmp/floor -addr {addr}' \
-//	  --server 'name=floor-epoll,cmd=/tmp/floor -epoll -addr {addr}' --server ...
+//	  --server 'name=floor-epoll,cmd=/tmp/floor -epoll -addr {addr}' \
+//	  --server 'name=floor-hold,cmd=/tmp/floor -epoll -hold -addr {addr}' --server ...
 package main
 
 import (
@@ -37,11 +40,12 @@ const bufSize = 256 << 10
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9001", "address to listen on")
 	useEpoll := flag.Bool("epoll", false, "serve connections from epoll loops instead of a goroutine each")
+	hold := flag.Bool("hold", false, "with -epoll, keep the processor while waiting for events (see eventLoop.wait)")
 	flag.Parse()
 	var loops *eventLoops
 	if *useEpoll {
 		var err error
-		if loops, err = newEventLoops(); err != nil {
+		if loops, err = newEventLoops(*hold); err != nil {
 			log.Fatal(err)
 		}
 	}

@@ -5,6 +5,12 @@
 # make fuzz       each fuzz target for FUZZTIME (60s)
 # make bench      micro-benchmarks of the read, write and masking paths
 
+# Recipes run in bash with pipefail, so that a command piped into tee
+# (the benchmarks below) fails the target when it fails, not only when tee
+# does.
+SHELL := bash
+.SHELLFLAGS := -o pipefail -c
+
 FUZZTIME ?= 60s
 # Minimizing a large new input can take the fuzzer most of its time (Go's
 # default allows 60 s per input, and the compressor's inputs are slow to
@@ -60,20 +66,21 @@ fuzz:
 # echo server as the baseline. WSBENCH_ARGS="--profile quick" for a shorter
 # run; WSBENCH=0 skips it.
 WSBENCH ?= 1
+BENCH_ROUNDS = 1 2 3 4 5 6
 WSBENCH_ARGS ?= --profile full --repeats 5
 WSBENCH_DIR ?= ../shared/wsbench
 
 bench:
 	go test -run '^$$' -bench . -benchmem -count 6 . | tee bench.txt
-	# The peer comparisons run as 6 rounds of -count 1, so that in each
+	# The peer comparisons run as rounds of -count 1, so that in each
 	# round every library runs close together in time; peerratio pairs
 	# them by round (ours ÷ the best peer) and takes the median.
-	cd bench && for round in 1 2 3 4 5 6; do \
+	cd bench && for round in $(BENCH_ROUNDS); do \
 		go test -run '^$$' -bench 'Mask|Broadcast' -benchmem -benchtime 300ms -count 1 . || exit 1; \
 	done | tee ../bench-peers.txt
 	cd bench && go run ./peerratio < ../bench-peers.txt | tee ../bench-peers-ratio.txt
 	# The same masking comparison with the vector loop (GOEXPERIMENT=simd).
-	cd bench && for round in 1 2 3 4 5 6; do \
+	cd bench && for round in $(BENCH_ROUNDS); do \
 		GOEXPERIMENT=simd go test -run '^$$' -bench 'Mask' -benchmem -benchtime 300ms -count 1 . || exit 1; \
 	done | tee ../bench-mask-simd.txt
 	cd bench && go run ./peerratio < ../bench-mask-simd.txt | tee ../bench-mask-simd-ratio.txt

@@ -148,20 +148,19 @@ func (l *eventLoop) serve(ec *eventConn) bool {
 		return false
 	}
 	ec.have = copy(ec.in, ec.in[used:ec.have])
-	for o > 0 {
-		w, err := syscall.Write(ec.fd, l.out[:o])
+	for out := l.out[:o]; len(out) > 0; {
+		w, err := syscall.Write(ec.fd, out)
 		if errors.Is(err, syscall.EAGAIN) {
 			// The socket's send buffer is full: finish through the Go
 			// poller, which waits for room (rare in this stick's
 			// workloads, and it stalls this loop meanwhile).
-			_, err := ec.c.Write(l.out[:o])
+			_, err := ec.c.Write(out)
 			return err == nil
 		}
 		if err != nil {
 			return false
 		}
-		copy(l.out, l.out[w:o])
-		o -= w
+		out = out[w:]
 	}
 	return true
 }

@@ -16,13 +16,15 @@ import "simd/archsimd"
 // haveVectors is whether the CPU has AVX2, which 256-bit integer XOR needs.
 var haveVectors = archsimd.X86.AVX2()
 
-// maskVectors masks the longest prefix of b that is a multiple of 128 bytes
-// with 256-bit vectors and returns the rest of b, which it leaves alone.
-// key64 is the key repeated into a word, as in Mask. A vector of 32 bytes
-// holds eight whole copies of the 4-byte key, so every vector meets the key
-// at its octet 0 and the key stream is where Mask expects it afterwards.
+// maskVectors masks the longest prefix of b that is a multiple of
+// vectorRun (128) bytes with 256-bit vectors and returns the rest of b,
+// which it leaves alone. key64 is the key repeated into a word, as in Mask.
+// A vector of 32 bytes holds eight whole copies of the 4-byte key, so every
+// vector meets the key at its octet 0 and the key stream is where Mask
+// expects it afterwards. Mask calls it only for b of vectorRun bytes or
+// more.
 func maskVectors(key64 uint64, b []byte) []byte {
-	if !haveVectors || len(b) < 128 {
+	if !haveVectors {
 		return b
 	}
 	key := archsimd.BroadcastUint64x4(key64).AsUint8x32()

@@ -90,7 +90,7 @@ func (l *eventLoop) run() {
 	events := make([]syscall.EpollEvent, 128)
 	for {
 		n, err := l.wait(events)
-		if n == 0 || errors.Is(err, syscall.EINTR) {
+		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
 		if err != nil {

@@ -2,9 +2,10 @@
 // used to see how much of a library's cost per small message is the
 // library at all: one read and one write system call per batch of frames,
 // the payload unmasked and sent back behind a new header. It handles only
-// what wsbench's throughput and latency workloads send (whole,
-// unfragmented frames of up to 64 KiB, no control frames), so it is a
-// measuring stick, not a server.
+// what wsbench's throughput and latency workloads send at their small
+// sizes (whole, unfragmented frames with a 16-bit length at most, that is
+// under 64 KiB, no control frames), so it is a measuring stick, not a
+// server.
 //
 // By default each connection is read by a goroutine of its own, as every
 // Go WebSocket package measured here does it. With -epoll (Linux) the
@@ -116,8 +117,8 @@ func serve(c net.Conn, br *bufio.Reader) {
 
 // echoFrames writes to out the answer to every whole frame at the start of
 // in, and returns how many bytes of in those frames took and how many of
-// out the answers take. ok is false for a close frame or a frame larger
-// than this stick measures.
+// out the answers take. ok is false for a close frame or a frame with a
+// 64-bit length (64 KiB or more), which this stick does not measure.
 func echoFrames(in, out []byte) (used, o int, ok bool) {
 	p := 0
 	for len(in)-p >= 2 {
@@ -126,12 +127,12 @@ func echoFrames(in, out []byte) (used, o int, ok bool) {
 		case op == 8 || size == 127:
 			return 0, 0, false
 		case size == 126 && len(in)-p < 4:
-			return p, o, true
+			return p, o, true // the rest of the header has not arrived
 		case size == 126:
 			size, hdr = int(binary.BigEndian.Uint16(in[p+2:])), 4
 		}
 		if len(in)-p < hdr+4+size {
-			break
+			return p, o, true // the rest of the frame has not arrived
 		}
 		key := in[p+hdr : p+hdr+4]
 		payload := in[p+hdr+4 : p+hdr+4+size]

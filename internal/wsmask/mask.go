@@ -16,10 +16,6 @@ import (
 	"math/bits"
 )
 
-// vectorRun is the shortest payload maskVectors has work for: it masks
-// 128 bytes (four 32-byte vectors) per iteration.
-const vectorRun = 128
-
 // Mask XORs b with the key and returns the key rotated so that a following
 // call continues the key stream where this one stopped. key holds octet 0 of
 // the masking key in its low byte. Masking is its own inverse, so Mask also
@@ -37,13 +33,8 @@ const vectorRun = 128
 func Mask(key uint32, b []byte) uint32 {
 	key64 := uint64(key)<<32 | uint64(key)
 	// With GOEXPERIMENT=simd on amd64, long runs go 32 bytes per
-	// instruction first (mask_vector.go); elsewhere maskVectors returns b
-	// as is and compiles to nothing. The length is checked here, not in
-	// maskVectors: there it is a function call the compiler does not
-	// inline, which at 16 bytes costs about as much as the masking.
-	if len(b) >= vectorRun {
-		b = maskVectors(key64, b)
-	}
+	// instruction first (mask_vector.go); elsewhere this returns b as is.
+	b = maskVectors(key64, b)
 	// Eight words per iteration. The loop is bound by one store per word
 	// either way; unrolling removes the loop's own instructions (compare,
 	// branch, advancing b) from seven words out of eight, which measured

@@ -16,17 +16,26 @@ import "simd/archsimd"
 // haveVectors is whether the CPU has AVX2, which 256-bit integer XOR needs.
 var haveVectors = archsimd.X86.AVX2()
 
-// maskVectors masks the longest prefix of b that is a multiple of
-// vectorRun (128) bytes with 256-bit vectors and returns the rest of b,
-// which it leaves alone. key64 is the key repeated into a word, as in Mask.
-// A vector of 32 bytes holds eight whole copies of the 4-byte key, so every
-// vector meets the key at its octet 0 and the key stream is where Mask
-// expects it afterwards. Mask calls it only for b of vectorRun bytes or
-// more.
+// maskVectors masks the longest prefix of b that is a multiple of 128 bytes
+// with 256-bit vectors and returns the rest of b, which it leaves alone.
+// key64 is the key repeated into a word, as in Mask. A vector of 32 bytes
+// holds eight whole copies of the 4-byte key, so every vector meets the key
+// at its octet 0 and the key stream is where Mask expects it afterwards.
+//
+// It only decides whether there is work, so that the compiler inlines it
+// into Mask: a short payload, the common case, then costs a compare and no
+// function call (a call costs about as much as masking 16 bytes). The loop
+// is in maskVectorsLong.
 func maskVectors(key64 uint64, b []byte) []byte {
-	if !haveVectors {
+	if !haveVectors || len(b) < 128 {
 		return b
 	}
+	return maskVectorsLong(key64, b)
+}
+
+// maskVectorsLong is maskVectors for b of at least 128 bytes on a CPU with
+// AVX2.
+func maskVectorsLong(key64 uint64, b []byte) []byte {
 	key := archsimd.BroadcastUint64x4(key64).AsUint8x32()
 	// Four vectors per iteration, for the reason Mask unrolls its word
 	// loop: the loop's own compare and branch then come once per 128

@@ -1,11 +1,12 @@
 // Package wsjson sends and receives JSON values over a WebSocket
 // connection, one value per text message.
 //
-// Neither direction makes a second copy of a message. Read decodes straight
-// from the connection's message reader, so the bytes are held once, in the
-// json.Decoder's buffer, rather than first read into a slice of their own.
-// Write encodes into the connection's message writer, which sends the
-// encoding as it is written instead of copying it into a message first.
+// Neither direction builds a message twice. Read decodes straight from the
+// connection's message reader, so the bytes are held once, in the
+// json.Decoder's buffer, rather than first read whole into a slice of
+// their own. Write encodes into the connection's message writer, so the
+// message is framed from json.Encoder's own buffer rather than returned
+// as a []byte to be framed from.
 //
 // Read and Write follow the connection's rules: one goroutine at a time may
 // call Read, any number may call Write.

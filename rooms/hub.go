@@ -46,7 +46,9 @@ const (
 
 // Defaults used when an Options field is left at zero.
 const (
-	DefaultQueueSize    = 64
+	// DefaultQueueSize is how many messages may wait for one member.
+	DefaultQueueSize = 64
+	// DefaultWriteTimeout bounds each write to a member.
 	DefaultWriteTimeout = 10 * time.Second
 )
 
@@ -84,7 +86,7 @@ type Options struct {
 	// down is lost for the other instances, so an application that must not
 	// miss messages can have its clients catch up when the link is back.
 	// OnLinkLost is called from the FanOut's goroutine and must not block;
-	// OnLinkRestored is called once the hub has written its presence again.
+	// OnLinkRestored is called once the hub has recorded its presence again.
 	OnLinkLost     func(err error)
 	OnLinkRestored func()
 }
@@ -103,6 +105,7 @@ type Stats struct {
 
 // Presence is one user's presence in a room.
 type Presence struct {
+	// User is the user's id, as given to Hub.Add.
 	User string
 	// Conns is how many of the user's connections are in the room, over
 	// every instance of the fan-out.
@@ -342,8 +345,8 @@ func (h *Hub) Stats() Stats {
 // for the closing handshake (at most the connection's CloseTimeout).
 // Messages still queued are not sent.
 //
-// Close returns the fan-out's error, if any. Once it has been called, the
-// hub's methods return ErrClosed, Close included.
+// Close returns the fan-out's error, if any. Once it has been called, Add,
+// Broadcast, SendToUser, SendToAll, Presence and Close return ErrClosed.
 func (h *Hub) Close() error {
 	h.mu.Lock()
 	if h.closed {

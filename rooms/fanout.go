@@ -136,9 +136,7 @@ func (r receiver) LinkRestored() {
 	// the one that carries the answers to the presence writes.
 	go func() {
 		defer h.running.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), h.opts.WriteTimeout)
-		h.reshare(ctx)
-		cancel()
+		h.reshare()
 		if h.opts.OnLinkRestored != nil {
 			h.opts.OnLinkRestored()
 		}
@@ -182,8 +180,8 @@ func (h *Hub) sharePresenceLocked(ctx context.Context, k presenceKey) error {
 // reshare records the hub's whole presence in the fan-out again: every
 // user in every room, and the entries whose last write failed (a user
 // who left while the link was down is written as 0). Writes that fail
-// again wait for the next recovery.
-func (h *Hub) reshare(ctx context.Context) {
+// again wait for the next recovery. Each write is bounded by WriteTimeout.
+func (h *Hub) reshare() {
 	h.presenceMu.Lock()
 	defer h.presenceMu.Unlock()
 	keys := make(map[presenceKey]struct{}, len(h.unshared))
@@ -198,7 +196,9 @@ func (h *Hub) reshare(ctx context.Context) {
 	}
 	h.mu.Unlock()
 	for k := range keys {
+		ctx, cancel := context.WithTimeout(context.Background(), h.opts.WriteTimeout)
 		_ = h.sharePresenceLocked(ctx, k)
+		cancel()
 	}
 }
 

@@ -2,10 +2,9 @@ package rooms
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -66,9 +65,9 @@ type Options struct {
 
 	// WriteTimeout bounds each write to a member; 0 means
 	// DefaultWriteTimeout. A write that takes longer closes the connection:
-	// its client has stopped reading. It also bounds the fan-out calls the
-	// hub makes on its own, when a member leaves and when the link
-	// recovers (see FanOut).
+	// its client has stopped reading. It also bounds each fan-out call the
+	// hub makes on its own, to record presence when a member leaves and
+	// when the link recovers (see FanOut).
 	WriteTimeout time.Duration
 
 	// MessageType is the type of the messages the hub sends,
@@ -168,15 +167,10 @@ func NewHub(opts *Options) *Hub {
 	return h
 }
 
-// newInstanceID returns a random id, unique among the hubs on a fan-out.
+// newInstanceID returns a random id, unique among the hubs on a fan-out:
+// two hubs with one id would each drop the other's messages as its own.
 func newInstanceID() string {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		// crypto/rand does not fail on the systems Go supports; an id
-		// shared with another hub would make each drop the other's messages.
-		panic("rooms: no randomness for an instance id: " + err.Error())
-	}
-	return hex.EncodeToString(b[:])
+	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64())
 }
 
 // Add adds c, a connection of user, to the hub, and starts the goroutine
@@ -390,13 +384,13 @@ func (h *Hub) remove(m *Member) {
 	// A closing hub leaves its presence to FanOut.Close, which removes it
 	// whole.
 	if !closed {
-		ctx, cancel := context.WithTimeout(context.Background(), h.opts.WriteTimeout)
 		for room := range rooms {
 			// A failure is remembered, and written again when the link
 			// recovers.
+			ctx, cancel := context.WithTimeout(context.Background(), h.opts.WriteTimeout)
 			_ = h.sharePresence(ctx, room, m.user)
+			cancel()
 		}
-		cancel()
 	}
 	close(m.done)
 }

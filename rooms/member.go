@@ -41,7 +41,7 @@ func (m *Member) User() string { return m.user }
 // An error from the fan-out does not undo the join: the member is in the
 // room and gets its messages, but other instances may not count it until
 // the link recovers, when the hub writes its presence again. Join returns
-// ErrClosed once the member has left the hub.
+// ErrClosed once the member is leaving the hub or has left it.
 func (m *Member) Join(ctx context.Context, room string) error {
 	h := m.hub
 	h.mu.Lock()
@@ -104,7 +104,9 @@ func (m *Member) Dropped() uint64 { return m.dropped.Load() }
 
 // Done returns a channel that is closed once the member has left the hub:
 // its connection ended, it was dropped, or the hub closed. Its goroutine
-// has ended then, and its presence has been withdrawn.
+// has ended then, and it is in no room of the hub; the fan-out has been
+// told, unless the hub is closing (FanOut.Close withdraws all of the
+// hub's presence at once).
 func (m *Member) Done() <-chan struct{} { return m.done }
 
 // enqueue queues pm without waiting, and applies the slow-client policy

@@ -153,6 +153,7 @@ func fillQueue(t *testing.T, hub *rooms.Hub, full func() bool) int {
 			t.Fatal(err)
 		}
 		if full() {
+			t.Logf("the policy struck at message %d", n)
 			return n
 		}
 	}

@@ -90,3 +90,12 @@ wsbench:
 	go build -o $(CURDIR)/bin/echo ./examples/echo
 	cd $(WSBENCH_DIR) && ./run.sh $(WSBENCH_ARGS) --baseline project \
 		--server 'name=project,cmd=$(CURDIR)/bin/echo -addr {addr}'
+
+# make bench-scale: the scale benchmark of bench/scale (bench/README.md,
+# "Scale"): idle connections, broadcast, a reconnect storm and active
+# connections, ours against gorilla, coder, gobwas and gws, each server a
+# process of its own. QUICK=1 runs the smoke version (under two minutes);
+# SCALE_ARGS passes more flags (go run ./scale -h).
+.PHONY: bench-scale
+bench-scale:
+	cd bench && go run ./scale $(if $(filter 1,$(QUICK)),-quick) $(SCALE_ARGS)

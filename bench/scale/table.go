@@ -1,0 +1,263 @@
+package main
+
+// The table: one row per figure, each server's value, ours ÷ the best
+// peer, the target and whether ours meets it, and the errors of each
+// server's run.
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+type target struct {
+	text     string
+	ratioMax float64  // ours ÷ best peer at most this (0: no ratio target)
+	absMax   float64  // ours at most this (0: none)
+	of       []string // the ratio is against these peers only (all must be beaten)
+	change   bool     // the row is a change in percent; absMax applies to it
+}
+
+type row struct {
+	label string
+	vals  map[string]float64 // servers with a value
+	cells map[string]string  // servers without one: "n/a", "FAIL"
+	errs  map[string]int
+	tgt   target
+}
+
+func printTable(w io.Writer, o options, points []point, runs map[string]map[string]*run) {
+	var rows []row
+	var notes []string
+	byKey := map[string]point{}
+	for _, p := range points {
+		byKey[p.key] = p
+	}
+	for _, p := range points {
+		rs := runs[p.key]
+		mk := func(label string, tgt target, f func(x *result) float64) row {
+			rw := row{label: label, vals: map[string]float64{}, cells: map[string]string{}, errs: map[string]int{}, tgt: tgt}
+			for _, s := range o.servers {
+				r := rs[s]
+				rw.errs[s] = r.errors()
+				switch {
+				case r.failure != "":
+					rw.cells[s] = "FAIL"
+				case r.res.NA != "":
+					rw.cells[s] = "n/a"
+				default:
+					v := f(&r.res)
+					if v < 0 || math.IsNaN(v) {
+						rw.cells[s] = "-"
+					} else {
+						rw.vals[s] = v
+					}
+				}
+			}
+			return rw
+		}
+		size := p.sizeLabel()
+		ratio1 := target{text: "≤1.0× best", ratioMax: 1}
+		switch p.scenario {
+		case "idle":
+			switch {
+			case p.deflate:
+				rows = append(rows, mk("idle "+size+", deflate+takeover: KiB/conn", target{text: "≤0.5× coder, gws", ratioMax: 0.5, of: []string{"coder", "gws"}},
+					func(x *result) float64 { return x.KiBPerConn }))
+			case p.asked >= 100000 || p.n >= 100000:
+				rows = append(rows, mk("idle "+size+": KiB/conn", target{text: "≤1.0× best, ≤6 KiB", ratioMax: 1, absMax: 6},
+					func(x *result) float64 { return x.KiBPerConn }))
+			default:
+				rows = append(rows, mk("idle "+size+": KiB/conn", ratio1, func(x *result) float64 { return x.KiBPerConn }))
+			}
+		case "broadcast":
+			name := "broadcast " + size
+			if p.slowEach == 0 {
+				rows = append(rows,
+					mk(name+": p50 latency ms", target{}, func(x *result) float64 { return x.P50ms }),
+					mk(name+": p99 latency ms", target{}, func(x *result) float64 { return x.P99ms }),
+					mk(name+": max latency ms", target{}, func(x *result) float64 { return x.MaxMs }),
+					mk(name+": server µs/delivery", target{}, func(x *result) float64 { return x.CPUusPerMsg }),
+					mk(name+": messages sent", target{}, func(x *result) float64 { return float64(x.Sent) }))
+				continue
+			}
+			name += fmt.Sprintf(", 1 slow in %d", p.slowEach)
+			rows = append(rows,
+				mk(name+": others' p99 ms", target{}, func(x *result) float64 { return x.P99ms }),
+				mk(name+": slow clients dropped", target{}, func(x *result) float64 { return float64(x.SlowClosed) }))
+			normal, ok := runs[strings.TrimSuffix(p.key, "-slow")]
+			if !ok {
+				continue
+			}
+			rw := mk(name+": p99 change vs normal %", target{text: "≤+10%", absMax: 10, change: true},
+				func(x *result) float64 { return x.P99ms })
+			for s, v := range rw.vals {
+				n := normal[s]
+				if n.failure != "" || n.res.NA != "" || n.res.P99ms <= 0 {
+					delete(rw.vals, s)
+					rw.cells[s] = "-"
+					continue
+				}
+				rw.vals[s] = (v/n.res.P99ms - 1) * 100
+				rw.errs[s] += n.errors()
+			}
+			rows = append(rows, rw)
+		case "storm":
+			rows = append(rows,
+				mk("storm "+size+": s until all open+echoed", ratio1, func(x *result) float64 { return x.AllOpenSec }),
+				mk("storm "+size+": server peak RSS MiB", ratio1, func(x *result) float64 { return float64(x.HWMKiB) / 1024 }))
+		case "active":
+			rows = append(rows,
+				mk("active "+size+": server µs/msg", ratio1, func(x *result) float64 { return x.CPUusPerMsg }),
+				mk("active "+size+": p99 round trip ms", ratio1, func(x *result) float64 { return x.RTTp99ms }))
+		}
+		for _, s := range o.servers {
+			r := rs[s]
+			switch {
+			case r.failure != "":
+				notes = append(notes, fmt.Sprintf("%s %s: FAIL: %s", p.key, s, r.failure))
+			case r.res.NA != "":
+				notes = append(notes, fmt.Sprintf("%s %s: n/a: %s", p.key, s, r.res.NA))
+			}
+			if r.res.Errors > 0 {
+				notes = append(notes, fmt.Sprintf("%s %s: %d errors %v, e.g. %q", p.key, s, r.res.Errors, r.res.ErrKinds, r.res.ErrSample))
+			}
+			if r.failure == "" && r.res.NA == "" && r.res.Open < p.n {
+				notes = append(notes, fmt.Sprintf("%s %s: only %d of %d connections opened", p.key, s, r.res.Open, p.n))
+			}
+		}
+		if p.asked > p.n {
+			notes = append(notes, fmt.Sprintf("%s: %d connections asked, %d run: the open-file limit allows no more per process", p.key, p.asked, p.n))
+		}
+	}
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.Debug)
+	hdr := append([]string{"figure (lower is better)"}, o.servers...)
+	hdr = append(hdr, "ours÷best peer", "target", "ours", "errors "+strings.Join(initials(o.servers), "/"))
+	fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
+	for _, rw := range rows {
+		cells := []string{rw.label}
+		for _, s := range o.servers {
+			c, ok := rw.cells[s]
+			if !ok {
+				c = num(rw.vals[s], rw.tgt.change)
+			}
+			if rw.errs[s] > 0 {
+				c += "!"
+			}
+			cells = append(cells, c)
+		}
+		ratio, verdict := judge(rw)
+		cells = append(cells, ratio, orDash(rw.tgt.text), verdict)
+		var es []string
+		for _, s := range o.servers {
+			es = append(es, fmt.Sprint(rw.errs[s]))
+		}
+		cells = append(cells, strings.Join(es, "/"))
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\n! = that server's run had errors (counted in the last column, in server order)")
+	for _, n := range notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+}
+
+// judge returns the ratio cell and whether ours meets the target.
+func judge(rw row) (ratioCell, verdict string) {
+	ours, ok := rw.vals["ours"]
+	if rw.tgt.change {
+		if !ok {
+			return "-", "?"
+		}
+		return "-", metText(ours <= rw.tgt.absMax)
+	}
+	peers := rw.tgt.of
+	if peers == nil {
+		for s := range rw.vals {
+			if s != "ours" {
+				peers = append(peers, s)
+			}
+		}
+	}
+	best, bestName := math.Inf(1), ""
+	slices.Sort(peers)
+	for _, s := range peers {
+		if v, ok := rw.vals[s]; ok && v < best {
+			best, bestName = v, s
+		}
+	}
+	if !ok || bestName == "" {
+		return "-", orQ(rw.tgt.text)
+	}
+	r := ours / best
+	ratioCell = fmt.Sprintf("%.2f× %s", r, bestName)
+	if best == 0 {
+		ratioCell = "- (best 0)"
+	}
+	if rw.tgt.text == "" {
+		return ratioCell, "-"
+	}
+	met := true
+	if rw.tgt.ratioMax > 0 {
+		met = met && ours <= rw.tgt.ratioMax*best
+	}
+	if rw.tgt.absMax > 0 {
+		met = met && ours <= rw.tgt.absMax
+	}
+	return ratioCell, metText(met)
+}
+
+func metText(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func orQ(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return "?"
+}
+
+func num(v float64, signed bool) string {
+	a := math.Abs(v)
+	var s string
+	switch {
+	case a >= 100:
+		s = fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		s = fmt.Sprintf("%.1f", v)
+	default:
+		s = fmt.Sprintf("%.2f", v)
+	}
+	if signed && v >= 0 {
+		s = "+" + s
+	}
+	return s
+}
+
+func initials(servers []string) []string {
+	m := map[string]string{"ours": "o", "gorilla": "g", "coder": "c", "gobwas": "b", "gws": "w"}
+	var out []string
+	for _, s := range servers {
+		if i, ok := m[s]; ok {
+			out = append(out, i)
+		} else {
+			out = append(out, s)
+		}
+	}
+	return out
+}

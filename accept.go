@@ -40,6 +40,14 @@ type AcceptOptions struct {
 	// the request may go on. Use func(*http.Request) bool { return true }
 	// to accept any origin.
 	CheckOrigin func(r *http.Request) bool
+
+	// KeepOnShutdown leaves the connection open when the http.Server that
+	// accepted it shuts down. By default Shutdown closes it with 1001
+	// "going away", over HTTP/1.1 and HTTP/2 alike. Over HTTP/1.1 a kept
+	// connection lives on, hijacked and forgotten by the server, until
+	// the program closes it; over HTTP/2 it is a stream the server still
+	// serves, and Shutdown waits for its handler to return.
+	KeepOnShutdown bool
 }
 
 // Accept answers a WebSocket opening handshake from within an http.Handler
@@ -110,7 +118,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if herr != nil {
 		return nil, herr
 	}
-	closeOnShutdown(r, c)
+	if !opts.KeepOnShutdown {
+		closeOnShutdown(r, c)
+	}
 	return c, nil
 }
 
@@ -144,7 +154,10 @@ func refuse(w http.ResponseWriter, r *http.Request, herr *HandshakeError) {
 	switch herr.Status {
 	case http.StatusUpgradeRequired:
 		// RFC 6455 §4.4: name the versions the server understands.
+		// RFC 9110 §15.5.22: a 426 response "MUST send an Upgrade header
+		// field to indicate the acceptable protocols".
 		w.Header().Set("Sec-WebSocket-Version", "13")
+		w.Header().Set("Upgrade", "websocket")
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", handshakeMethod(r))
 	case http.StatusBadRequest:

@@ -96,10 +96,16 @@ const maxCloseReason = maxControlPayload - 2
 type CloseError struct {
 	Code   StatusCode
 	Reason string
+
+	// lost is what the transport reported when a connection was lost
+	// without a close frame by a reset, for Unwrap.
+	lost error
 }
 
 func (e *CloseError) Error() string {
 	switch {
+	case e.Code == StatusAbnormalClosure && e.lost != nil:
+		return fmt.Sprintf("websocket: connection lost without a close frame: %v: %v", e.Code, e.lost)
 	case e.Code == StatusAbnormalClosure:
 		return fmt.Sprintf("websocket: connection lost without a close frame: %v", e.Code)
 	case e.Reason == "":
@@ -107,6 +113,10 @@ func (e *CloseError) Error() string {
 	}
 	return fmt.Sprintf("websocket: closed by peer: %v %q", e.Code, e.Reason)
 }
+
+// Unwrap returns the transport's error for a connection lost without a
+// close frame (such as syscall.ECONNRESET), and nil otherwise.
+func (e *CloseError) Unwrap() error { return e.lost }
 
 // CloseStatus returns the Code of the *CloseError in err's chain, or -1 if
 // there is none: the connection is still open, or it was closed on this

@@ -155,11 +155,18 @@ func (c *Conn) tryFlushHeld() {
 }
 
 // releaseFrame releases frameSem after a frame, and writes what is held if
-// the reader went to wait for the network meanwhile (see the file comment).
+// the reader went to wait for the network meanwhile (see the file comment),
+// and the pongs the reader owes (ping.go).
 func (c *Conn) releaseFrame() {
-	c.frameSem.release()
-	if c.hasHeld.Load() && !c.inputAhead.Load() {
-		c.tryFlushHeld()
+	for {
+		c.frameSem.release()
+		if c.hasHeld.Load() && !c.inputAhead.Load() {
+			c.tryFlushHeld()
+		}
+		if !c.pongOwed.Load() || !c.frameSem.tryAcquire() {
+			return
+		}
+		c.writeOwedPongsLocked()
 	}
 }
 

@@ -3,7 +3,7 @@
 //
 // RFC 6455 §5.1 (who masks), §5.4 (control frames may be injected in the
 // middle of a fragmented message), §7 (closing). Reading is in read.go,
-// writing in write.go, the closing handshake in closing.go.
+// writing in write.go, the closing handshake in close.go.
 
 package websocket
 
@@ -15,6 +15,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -114,19 +115,23 @@ type transport interface {
 //
 // Concurrency: one goroutine at a time may read (Read, Reader and the
 // io.Reader it returns). Any number of goroutines may write at once (Write,
-// Writer, Ping): each data message goes out whole, the next writer waits
-// for it, and control frames (pongs, pings, close) may go out between the
-// fragments of a message written with Writer. Close, CloseNow, Subprotocol
-// and the Set methods may be called from any goroutine at any time; Close
-// and CloseNow end blocked reads and writes.
+// WriteFrom, Writer, WritePrepared, Ping, Flush): each data message goes
+// out whole, writers take turns in the order they came, and control frames
+// (pongs, pings, close) may go out between the fragments of a message. A
+// writer returned by Writer belongs to one message and fails once closed.
+// Close, CloseNow, Subprotocol and the Set methods may be called from any
+// goroutine at any time; Close and CloseNow end blocked reads and writes.
+//
+// The reading goroutine never waits for the write side: the pong a ping
+// asks for is sent by the next writer to finish a frame, or by a goroutine
+// of its own when nobody writes (a reader that waited to write while its
+// peer waited for it to read would stop both). The one exception is the
+// close frame that answers the peer's, which the close timeout bounds:
+// after it there is nothing more to read.
 type Conn struct {
-	// The fields are grouped by who uses them, and ordered within a group
-	// so that small ones share words: an idle server holds one Conn per
-	// connection, and at 512 bytes or less a Conn takes the allocator's
-	// 512-byte class (a larger object with pointers also carries an 8-byte
-	// header, which would put it in the 576 or 640 class). What is only
-	// needed now and then is made when first used, or borrowed from a pool.
-	// TestNewConnAllocatedBytes pins it.
+	// The fields are grouped by who uses them. What is only needed now
+	// and then is made when first used, or borrowed from a pool: an idle
+	// server holds one Conn per connection (TestIdleConnectionMemory).
 	t           transport
 	subprotocol string
 	isServer    bool
@@ -172,11 +177,11 @@ type Conn struct {
 	// Closing.
 	done       chan struct{} // closed once closing t has begun
 	doneOnce   sync.Once
-	closedMu   sync.Mutex         // guards closed
-	inputAhead atomic.Bool        // the read buffer holds bytes the caller has not read (coalesce.go)
-	closed     chan struct{}      // see Done; nil until Done is called or t is closed
-	doneErr    error              // why t was closed; set before done is closed
-	watchedBy  map[*Conn]struct{} // its server's open connections, if they are watched (see closeOnShutdown); guarded by shutdownWatch.mu
+	closedMu   sync.Mutex    // guards closed
+	inputAhead atomic.Bool   // the read buffer holds bytes the caller has not read (coalesce.go)
+	closed     chan struct{} // see Done; nil until Done is called or t is closed
+	doneErr    error         // why t was closed; set before done is closed
+	watchedBy  *serverConns  // its server's open connections, if they are watched (see closeOnShutdown)
 
 	closeTimeout time.Duration
 	onPing       func([]byte)
@@ -185,8 +190,11 @@ type Conn struct {
 	// deflate is permessage-deflate's state, nil unless it was negotiated.
 	deflate *deflateState
 
-	// Pings: pings is made by the first Ping call (ping.go).
+	// Pings: pings is made by the first Ping call, pongs by the first
+	// ping received; pongOwed says pongs has pongs to send (ping.go).
 	pings     atomic.Pointer[pingState]
+	pongs     atomic.Pointer[owedPongs]
+	pongOwed  atomic.Bool
 	keepalive *keepalive
 }
 
@@ -356,10 +364,16 @@ func (c *Conn) ioError(err error) error {
 	if cause := c.closedErr(); cause != nil {
 		return cause
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		// RFC 6455 §7.1.5: a connection closed without a close frame has
-		// the close code 1006.
-		return &CloseError{Code: StatusAbnormalClosure}
+		// the close code 1006, whether the peer's TCP said goodbye (FIN)
+		// or broke off (a reset).
+		ce := &CloseError{Code: StatusAbnormalClosure}
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			ce.lost = err // a reset is worth telling; the end of the stream is what 1006 says
+		}
+		return ce
 	}
 	return fmt.Errorf("websocket: %w", err)
 }

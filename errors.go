@@ -25,6 +25,10 @@ var (
 	// ErrBadHandshake: the opening handshake failed. The error is a
 	// *HandshakeError with the details.
 	ErrBadHandshake = errors.New("websocket: bad handshake")
+	// ErrWriterClosed: a message writer returned by Conn.Writer was used
+	// after its Close. The call changed nothing: the message of another
+	// writer is never touched by a stale one.
+	ErrWriterClosed = errors.New("websocket: write to a closed message writer")
 )
 
 // connFailure is a failure caused by the peer: the connection is failed

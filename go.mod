@@ -1,3 +1,3 @@
 module github.com/wirecraft/websocket
 
-go 1.22
+go 1.24

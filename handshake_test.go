@@ -80,6 +80,11 @@ func TestAcceptRejectsBadRequests(t *testing.T) {
 			if !strings.HasPrefix(w.Body.String(), "websocket: ") {
 				t.Errorf("body = %q, want a plain-text reason", w.Body.String())
 			}
+			// RFC 9110 §15.5.22: a 426 response "MUST send an Upgrade header
+			// field to indicate the acceptable protocols".
+			if w.Code == http.StatusUpgradeRequired && w.Header().Get("Upgrade") != "websocket" {
+				t.Errorf("426 without Upgrade: websocket (Upgrade = %q)", w.Header().Get("Upgrade"))
+			}
 			if tt.wantHeader[0] != "" && w.Header().Get(tt.wantHeader[0]) != tt.wantHeader[1] {
 				t.Errorf("header %s = %q, want %q", tt.wantHeader[0], w.Header().Get(tt.wantHeader[0]), tt.wantHeader[1])
 			}

@@ -4,6 +4,18 @@
 // a means to verify that the remote endpoint is still responsive"; the pong
 // carries the ping's payload back, which is how a pong is matched to its
 // ping here.
+//
+// Answering pings. The goroutine that reads must never wait for the write
+// side: a writer may be blocked on a full socket because the peer is not
+// reading, and the peer may be waiting for us to read its pings before it
+// reads again, so a reader that waits to write a pong can stop both ends
+// for ever. The reader therefore only records the pong it owes and leaves
+// the writing to whoever holds the write side: the writer in the middle of
+// a message sends it when its frame is done (releaseFrame), and when
+// nobody writes, a goroutine started for the purpose does. The same
+// ordering argument as in coalesce.go makes that reliable: the reader
+// records the pong and then tries the lock; a writer releases the lock and
+// then looks for pongs owed.
 
 package websocket
 
@@ -163,4 +175,79 @@ func (c *Conn) stopKeepalive() {
 	defer k.mu.Unlock()
 	k.stopped = true
 	k.timer.Stop()
+}
+
+// maxOwedPongs bounds the pongs the reader keeps while they wait for the
+// write side, in bytes of payload plus one length byte each: the answers
+// to at least eight pings of the largest size. A peer that pings faster
+// than they leave gets only the pong for its latest ping, as RFC 6455
+// §5.5.3 allows: "If an endpoint receives a Ping frame and has not yet
+// sent Pong frame(s) in response to previous Ping frame(s), the endpoint
+// MAY elect to send a Pong frame for only the most recently processed Ping
+// frame."
+const maxOwedPongs = 8 * (1 + maxControlPayload)
+
+// owedPongs holds the payloads of the pongs the reader owes, each after a
+// length byte. Most connections are never pinged, so a Conn points to one
+// made on the first ping.
+type owedPongs struct {
+	mu   sync.Mutex
+	owed []byte // recorded by the reader, guarded by mu
+	// sending is the batch being written, owned by the holder of
+	// frameSem; owed and sending swap, so neither is ever reallocated.
+	sending []byte
+}
+
+// owePong records that payload must be echoed in a pong (RFC 6455 §5.5.2),
+// and sees that it is sent, without waiting for the write side. The
+// reader calls it.
+func (c *Conn) owePong(payload []byte) {
+	o := c.pongs.Load()
+	if o == nil {
+		o = &owedPongs{owed: make([]byte, 0, maxOwedPongs), sending: make([]byte, 0, maxOwedPongs)}
+		c.pongs.Store(o) // only the reader stores it
+	}
+	o.mu.Lock()
+	if len(o.owed)+1+len(payload) > maxOwedPongs {
+		o.owed = o.owed[:0] // answer the latest ping only
+	}
+	o.owed = append(o.owed, byte(len(payload)))
+	o.owed = append(o.owed, payload...)
+	o.mu.Unlock()
+	c.pongOwed.Store(true)
+	if c.frameSem.tryAcquire() {
+		// Nobody is writing: a goroutine of its own sends the pong, since
+		// even a free socket may block the write.
+		go c.answerPings()
+	}
+	// Otherwise the holder of frameSem sends it in releaseFrame.
+}
+
+// answerPings sends the pongs owed and lets go of frameSem, which the
+// caller took for it.
+func (c *Conn) answerPings() {
+	c.writeOwedPongsLocked()
+	c.releaseFrame()
+}
+
+// writeOwedPongsLocked sends the pongs owed, in the order of their pings.
+// The caller holds frameSem. Once our close frame is out nothing more is
+// sent: the peer, who will not read past our close, is closing too.
+func (c *Conn) writeOwedPongsLocked() {
+	o := c.pongs.Load()
+	o.mu.Lock()
+	c.pongOwed.Store(false)
+	o.owed, o.sending = o.sending[:0], o.owed
+	o.mu.Unlock()
+	for p := o.sending; len(p) > 0; {
+		n := int(p[0])
+		payload := p[1 : 1+n]
+		p = p[1+n:]
+		if c.closeSent.Load() {
+			return
+		}
+		if c.writeControlLocked(context.Background(), opPong, payload) != nil {
+			return // the connection is closed; the reader will see it
+		}
+	}
 }

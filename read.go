@@ -21,7 +21,16 @@ import (
 // matching close code). If ctx ends while Read is blocked, the connection is
 // closed.
 func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
-	typ, r, err := c.Reader(ctx)
+	// The whole message is read under one hold of readSem: the frame
+	// state below is the reader's, and Close, which may read the peer's
+	// close frame itself, must not see it half updated.
+	if err := c.acquire(ctx, &c.readSem); err != nil {
+		return 0, nil, err
+	}
+	defer c.readSem.release()
+	stop := c.watch(ctx)
+	defer stop()
+	typ, err := c.nextMessage()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -49,7 +58,7 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 			}
 			buf = append(make([]byte, 0, max(size, len(buf)+1)), buf...)
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		n, err := c.readMessage(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			return typ, buf, nil
@@ -74,38 +83,36 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 		return 0, nil, err
 	}
 	defer c.readSem.release()
-	if c.readErr != nil {
-		return 0, nil, c.readErr
-	}
 	stop := c.watch(ctx)
 	defer stop()
+	typ, err := c.nextMessage()
+	if err != nil {
+		return 0, nil, err
+	}
+	c.reader.ctx = ctx
+	return typ, &c.reader, nil
+}
 
+// nextMessage skips what is left of the current message and reads up to
+// the first frame of the next one. The caller holds readSem.
+func (c *Conn) nextMessage() (MessageType, error) {
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
 	if c.msgOpen {
 		if err := c.discardMessage(); err != nil {
-			return 0, nil, c.readFailed(err)
-		}
-	}
-	if c.rpos == c.rend {
-		// Nothing buffered: wait for the peer here, as shallow in the
-		// stack as the wait can be. An idle connection's goroutine spends
-		// its life parked at this point, and goroutine stacks come in
-		// powers of two from 2 KiB: a few frames less keep it at 2 KiB
-		// rather than 4 (nextDataFrame would get here through two more
-		// frames).
-		if err := c.fill(); err != nil {
-			return 0, nil, c.readFailed(err)
+			return 0, c.readFailed(err)
 		}
 	}
 	if err := c.nextDataFrame(); err != nil {
-		return 0, nil, c.readFailed(err)
+		return 0, c.readFailed(err)
 	}
 	c.msgOpen = true
-	c.reader.ctx = ctx
 	if c.compressed {
 		c.deflate.in.start()
 	}
 	c.noteInputAhead()
-	return c.msgType, &c.reader, nil
+	return c.msgType, nil
 }
 
 // messageReader is the io.Reader Reader returns. There is one per Conn,
@@ -121,14 +128,20 @@ func (r *messageReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	defer c.readSem.release()
+	stop := c.watch(r.ctx)
+	defer stop()
+	return c.readMessage(p)
+}
+
+// readMessage reads the current message's payload into p, io.EOF at its
+// end. The caller holds readSem.
+func (c *Conn) readMessage(p []byte) (int, error) {
 	if c.readErr != nil {
 		return 0, c.readErr
 	}
 	if !c.msgOpen {
 		return 0, io.EOF
 	}
-	stop := c.watch(r.ctx)
-	defer stop()
 	if c.compressed {
 		n, err := c.readInflated(p)
 		c.noteInputAhead()
@@ -337,10 +350,10 @@ func (c *Conn) handleControl(h frameHeader) error {
 		// send a Pong frame in response, unless it already received a Close
 		// frame." §5.5.3: it carries the "exact same Application data".
 		// Once our own close is out there is no point: the peer is closing.
+		// The pong is owed, not written here: the reader never waits for
+		// the write side (see ping.go).
 		if !c.closeSent.Load() {
-			if err := c.writeControl(context.Background(), opPong, payload); err != nil {
-				return err
-			}
+			c.owePong(payload)
 		}
 	case opPong:
 		// RFC 6455 §5.5.3: an unsolicited pong is allowed and needs no

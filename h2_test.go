@@ -42,6 +42,7 @@ func TestHTTP2(t *testing.T) {
 	t.Run("Shutdown", testH2Shutdown)
 	t.Run("Refusals", testH2Refusals)
 	t.Run("StdlibClientCannotDial", testH2StdlibClientCannotDial)
+	t.Run("Lifetime", testH2Lifetime)
 }
 
 // runWithExtendedConnect runs TestHTTP2 in a child process whose

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/wirecraft/websocket"
 )
@@ -40,31 +41,24 @@ func main() {
 	if *compress {
 		opts.Compression = &websocket.CompressionOptions{}
 	}
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, opts)
-		if err != nil {
-			log.Printf("accept: %v", err)
-			return
-		}
-		if r.ProtoMajor > 1 {
-			// Over HTTP/2 the stream lives only as long as the handler.
-			serve(c)
-			return
-		}
-		// Over HTTP/1.1 net/http is done with the connection once it is
-		// hijacked, but it keeps its own per-connection buffers (8 KiB)
-		// until the handler returns. Serving the WebSocket on a goroutine
-		// of its own lets them go: an idle connection then costs a few
-		// KiB.
-		go serve(c)
-	})
+	// Handler serves each connection with serve and closes it when serve
+	// returns; over HTTP/1.1 it lets net/http's per-request memory go
+	// while the connection is idle (see websocket.Handler).
+	handler := websocket.Handler(opts, serve)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("READY ws://%s/\n", ln.Addr())
-	if err := http.Serve(ln, handler); err != nil {
+	srv := &http.Server{
+		Handler: handler,
+		// A client must not hold a connection open by sending its
+		// handshake slowly, nor send a megabyte of headers.
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	if err := srv.Serve(ln); err != nil {
 		log.Fatal(err)
 	}
 	os.Exit(1)
@@ -72,9 +66,8 @@ func main() {
 
 // serve echoes until the connection ends, and logs why it ended unless
 // it was closed normally.
-func serve(c *websocket.Conn) {
-	defer c.CloseNow()
-	if err := echo(c); err != nil && websocket.CloseStatus(err) < 0 {
+func serve(ctx context.Context, c *websocket.Conn) {
+	if err := echo(ctx, c); err != nil && websocket.CloseStatus(err) < 0 {
 		log.Printf("echo: %v", err)
 	}
 }
@@ -83,8 +76,7 @@ func serve(c *websocket.Conn) {
 // payload from the message reader straight into the buffer it is sent
 // from: no allocation per message, one write system call for a message of
 // up to 1 MiB, and no buffer held between messages.
-func echo(c *websocket.Conn) error {
-	ctx := context.Background()
+func echo(ctx context.Context, c *websocket.Conn) error {
 	for {
 		typ, r, err := c.Reader(ctx)
 		if err != nil {

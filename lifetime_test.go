@@ -1,0 +1,148 @@
+// The lifetime rule of the package documentation, on both transports: a
+// connection is served inside the handler that accepted it (or by
+// Handler), and breaking the rule gives an error that names the cause.
+
+package websocket
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// readmeHandler is the server of the README and the package
+// documentation, as written there.
+func readmeHandler(ended chan<- error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return // Accept has already answered with an HTTP error
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				ended <- err
+				return // a *websocket.CloseError once the client has closed
+			}
+			if err := c.Write(r.Context(), typ, msg); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}
+}
+
+// earlyReturnHandler breaks the rule: it hands the connection to a
+// goroutine that reads with the request's context, and returns.
+func earlyReturnHandler(ended chan<- error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.CloseNow()
+			_, _, err := c.Read(r.Context())
+			ended <- err
+		}()
+	}
+}
+
+// echoOverConn sends a message, expects it back, and closes normally.
+func echoOverConn(t *testing.T, c *Conn) {
+	t.Helper()
+	if err := c.Write(bg, MessageText, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.Read(bg); err != nil || string(msg) != "hello" {
+		t.Fatalf("echo = %q, %v", msg, err)
+	}
+	if err := c.Close(StatusNormalClosure, "bye"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLifetimeHTTP1(t *testing.T) {
+	t.Run("README server", func(t *testing.T) {
+		ended := make(chan error, 1)
+		srv := httptest.NewServer(readmeHandler(ended))
+		defer srv.Close()
+		c, _, err := Dial(bg, wsURL(srv), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		echoOverConn(t, c)
+		if err := recvWithin(t, ended, 10*time.Second); CloseStatus(err) != StatusNormalClosure {
+			t.Fatalf("the handler ended with %v, want the client's 1000", err)
+		}
+	})
+	t.Run("handler returns early", func(t *testing.T) {
+		ended := make(chan error, 1)
+		srv := httptest.NewServer(earlyReturnHandler(ended))
+		defer srv.Close()
+		c, _, err := Dial(bg, wsURL(srv), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		err = recvWithin(t, ended, 10*time.Second)
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "its handler returned") {
+			t.Fatalf("read with the request's context after the handler returned: %v, want an error naming the cause", err)
+		}
+	})
+	t.Run("Handler", func(t *testing.T) {
+		srv := httptest.NewServer(Handler(nil, serveEcho))
+		defer srv.Close()
+		c, _, err := Dial(bg, wsURL(srv), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		echoOverConn(t, c)
+	})
+}
+
+// testH2Lifetime is TestLifetimeHTTP1 over HTTP/2 (run by TestHTTP2, which
+// needs GODEBUG=http2xconnect=1).
+func testH2Lifetime(t *testing.T) {
+	t.Run("README server", func(t *testing.T) {
+		ended := make(chan error, 1)
+		srv := h2Server(t, readmeHandler(ended))
+		c := h2Dial(t, srv, nil)
+		echoOverConn(t, c)
+		if err := recvWithin(t, ended, 10*time.Second); CloseStatus(err) != StatusNormalClosure {
+			t.Fatalf("the handler ended with %v, want the client's 1000", err)
+		}
+	})
+	t.Run("handler returns early", func(t *testing.T) {
+		ended := make(chan error, 1)
+		srv := h2Server(t, earlyReturnHandler(ended))
+		h2Dial(t, srv, nil)
+		err := recvWithin(t, ended, 10*time.Second)
+		if !strings.Contains(err.Error(), "handler returned") {
+			t.Fatalf("read after the handler returned: %v, want an error naming the cause", err)
+		}
+	})
+	t.Run("Handler", func(t *testing.T) {
+		srv := h2Server(t, Handler(nil, serveEcho).ServeHTTP)
+		c := h2Dial(t, srv, nil)
+		echoOverConn(t, c)
+	})
+}
+
+// serveEcho echoes until the connection ends.
+func serveEcho(ctx context.Context, c *Conn) {
+	for {
+		typ, r, err := c.Reader(ctx)
+		if err != nil {
+			return
+		}
+		if _, err := c.WriteFrom(ctx, typ, r); err != nil {
+			return
+		}
+	}
+}

@@ -4,6 +4,7 @@
 # make interop-h2 WebSockets over HTTP/2 (RFC 8441) in headless Chromium
 # make fuzz       each fuzz target for FUZZTIME (60s)
 # make bench      micro-benchmarks of the read, write and masking paths
+# make stress     the randomized concurrency test under -race for STRESSTIME (60s)
 
 # Recipes run in bash with pipefail, so that a command piped into tee
 # (the benchmarks below) fails the target when it fails, not only when tee
@@ -12,6 +13,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 FUZZTIME ?= 60s
+STRESSTIME ?= 60s
 # Minimizing a large new input can take the fuzzer most of its time (Go's
 # default allows 60 s per input, and the compressor's inputs are slow to
 # run at high levels): a short cap keeps it fuzzing.
@@ -19,7 +21,7 @@ FUZZMINIMIZETIME ?= 5s
 # Patterns of cases allowed to report UNIMPLEMENTED (none: every case must pass).
 ALLOW_UNIMPLEMENTED ?=
 
-.PHONY: wsbench test autobahn autobahn-docker calibrate interop interop-h2 fuzz bench
+.PHONY: wsbench test autobahn autobahn-docker calibrate interop interop-h2 fuzz bench stress
 
 test:
 	go vet ./...
@@ -90,6 +92,23 @@ wsbench:
 	go build -o $(CURDIR)/bin/echo ./examples/echo
 	cd $(WSBENCH_DIR) && ./run.sh $(WSBENCH_ARGS) --baseline project \
 		--server 'name=project,cmd=$(CURDIR)/bin/echo -addr {addr}'
+
+# make stress: TestStress (stress_test.go) with the race detector, starting
+# iterations for STRESSTIME. GODEBUG=http2xconnect=1 lets it use HTTP/2
+# without running itself again. The whole output goes to stress.out, with
+# a line naming each iteration's seed as it starts, so that a data race
+# report (which the test cannot see) is matched to the iteration before it;
+# the terminal gets everything but those lines, then the totals.
+stress:
+	status=0; \
+	GODEBUG=$${GODEBUG:+$$GODEBUG,}http2xconnect=1 go test -race -count=1 -timeout 0 -run '^TestStress$$' -v . \
+		-stress.time=$(STRESSTIME) -stress.trace 2>&1 | tee stress.out | grep -v '^stress iteration ' || status=$$?; \
+	echo '=== stress totals'; \
+	sed -n 's/^ *stress_test.go:[0-9]*: //p' stress.out | grep -E '^stress( totals)?: (seed|seeds|failing)' ; \
+	awk '/^stress iteration / { seed = $$5; sub(/:$$/, "", seed) } \
+		/^WARNING: DATA RACE/ { races++; if (!(seed in seen)) { seen[seed] = 1; seeds = seeds " " seed } } \
+		END { printf "data race reports: %d%s\n", races, races ? " (seeds:" seeds ")" : "" }' stress.out; \
+	exit $$status
 
 # make bench-scale: the scale benchmark of bench/scale (bench/README.md,
 # "Scale"): idle connections, broadcast, a reconnect storm and active

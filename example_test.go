@@ -1,6 +1,7 @@
 package websocket_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -206,4 +207,79 @@ func ExampleConn_WritePrepared() {
 	// Output:
 	// client 0: the same news for everyone <nil>
 	// client 1: the same news for everyone <nil>
+}
+
+// A server built with Handler: the connection is served by the function
+// given, and closed when it returns, over HTTP/1.1 and HTTP/2 alike.
+func ExampleHandler() {
+	srv := httptest.NewServer(websocket.Handler(nil, func(ctx context.Context, c *websocket.Conn) {
+		for {
+			typ, r, err := c.Reader(ctx)
+			if err != nil {
+				return
+			}
+			if _, err := c.WriteFrom(ctx, typ, r); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseNow()
+	c.Write(ctx, websocket.MessageText, []byte("ping?"))
+	_, msg, err := c.Read(ctx)
+	fmt.Printf("%s %v\n", msg, err)
+	// Output: ping? <nil>
+}
+
+// A byte stream over WebSocket: code that takes a net.Conn (here
+// bufio and fmt) talks through messages without knowing it.
+func ExampleConn_NetConn() {
+	srv := echoServer()
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	nc := c.NetConn(websocket.MessageBinary)
+	defer nc.Close()
+
+	fmt.Fprintf(nc, "line %d\n", 1) // each Write is one message
+	fmt.Fprintf(nc, "line %d\n", 2)
+	lines := bufio.NewScanner(nc) // reads across message boundaries
+	for i := 0; i < 2 && lines.Scan(); i++ {
+		fmt.Println(lines.Text())
+	}
+	// Output:
+	// line 1
+	// line 2
+}
+
+// Shutting a server down: http.Server.Shutdown closes every connection
+// Accept made with 1001 (going away), and the client's read says so.
+func ExampleAcceptOptions_shutdown() {
+	srv := echoServer()
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseNow()
+
+	go srv.Config.Shutdown(ctx)
+	_, _, err = c.Read(ctx)
+	fmt.Println(websocket.CloseStatus(err))
+	// Output: 1001 (going away)
 }

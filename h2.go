@@ -103,6 +103,8 @@ type h2Transport struct {
 	w    http.ResponseWriter
 	rc   *http.ResponseController
 	ctx  context.Context // the request's: done once the stream has ended
+	// remote is the client's address as the request has it (RemoteAddr).
+	remote string
 
 	mu      sync.Mutex
 	idle    sync.Cond // signalled when users drops to 0
@@ -112,7 +114,7 @@ type h2Transport struct {
 }
 
 func newH2Transport(w http.ResponseWriter, r *http.Request, rc *http.ResponseController) *h2Transport {
-	t := &h2Transport{body: r.Body, w: w, rc: rc, ctx: r.Context()}
+	t := &h2Transport{body: r.Body, w: w, rc: rc, ctx: r.Context(), remote: r.RemoteAddr}
 	t.idle.L = &t.mu
 	return t
 }

@@ -43,6 +43,7 @@ func TestHTTP2(t *testing.T) {
 	t.Run("Refusals", testH2Refusals)
 	t.Run("StdlibClientCannotDial", testH2StdlibClientCannotDial)
 	t.Run("Lifetime", testH2Lifetime)
+	t.Run("Addresses", testH2Addresses)
 }
 
 // runWithExtendedConnect runs TestHTTP2 in a child process whose

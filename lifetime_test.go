@@ -146,3 +146,22 @@ func serveEcho(ctx context.Context, c *Conn) {
 		}
 	}
 }
+
+// testH2Addresses: over HTTP/2 the connection's addresses are the
+// request's.
+func testH2Addresses(t *testing.T) {
+	addrs := make(chan [2]string, 1)
+	srv := h2Server(t, func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		addrs <- [2]string{c.RemoteAddr().String(), c.LocalAddr().String()}
+	})
+	h2Dial(t, srv, nil)
+	got := <-addrs
+	if got[1] != srv.Listener.Addr().String() || got[0] == "" {
+		t.Fatalf("remote %q, local %q; want the client and %s", got[0], got[1], srv.Listener.Addr())
+	}
+}

@@ -118,3 +118,11 @@ stress:
 .PHONY: bench-scale
 bench-scale:
 	cd bench && go run ./scale $(if $(filter 1,$(QUICK)),-quick) $(SCALE_ARGS)
+
+# make soak: 10,000 connections against a server of this package for
+# SOAKTIME, then the report (internal/soak); fails if anything was lost or
+# the server did not come back to its baseline.
+SOAKTIME ?= 60s
+.PHONY: soak
+soak:
+	go run ./internal/soak -duration $(SOAKTIME)

@@ -628,6 +628,33 @@ func (it *stressIteration) teardown() {
 	for _, e := range it.ends {
 		<-e.conn.Done()
 	}
+	for _, e := range it.ends {
+		e.checkClosed()
+	}
+}
+
+// checkClosed checks what the calls do on a connection that is closed:
+// Close and CloseNow report net.ErrClosed, and nothing can be sent.
+func (e *stressEnd) checkClosed() {
+	it, c := e.it, e.conn
+	if err := c.Close(StatusNormalClosure, ""); !errors.Is(err, net.ErrClosed) {
+		it.fail("Close on the closed %s returned %v, want an error wrapping net.ErrClosed", e.role, err)
+	}
+	if err := c.CloseNow(); !errors.Is(err, net.ErrClosed) {
+		it.fail("CloseNow on the closed %s returned %v, want an error wrapping net.ErrClosed", e.role, err)
+	}
+	if err := c.Write(context.Background(), MessageBinary, []byte("after the end")); err == nil {
+		it.fail("Write on the closed %s returned nil", e.role)
+	}
+	if err := c.Ping(context.Background()); err == nil {
+		it.fail("Ping on the closed %s returned nil", e.role)
+	}
+	if w, err := c.Writer(context.Background(), MessageBinary); err == nil {
+		_, werr := w.Write([]byte("after the end"))
+		if cerr := w.Close(); werr == nil && cerr == nil {
+			it.fail("a Writer on the closed %s took a message", e.role)
+		}
+	}
 }
 
 // connect makes the pair over the configured transport, and returns the

@@ -24,9 +24,9 @@ package websocket
 // connections (the proxy waits for both), and no goroutine may outlive
 // the case.
 //
-// go test -run TestCut runs a sample of the cut points: every other byte
-// for FIN, every seventh for RST, and the bytes around each frame
-// boundary for both; -short a smaller one. go test -run TestCut -cut.all
+// go test -run TestCut runs a sample of the cut points: every third byte
+// for FIN, every ninth for RST, and the bytes around each frame boundary
+// for both; -short a smaller one. go test -run TestCut -cut.all
 // runs every cut point, from 0 to the length of each direction, in both
 // directions and with both FIN and RST, with or without -short.
 
@@ -848,11 +848,11 @@ func (r *cutReport) log(t *testing.T) {
 	t.Log(b.String())
 	for _, key := range r.order {
 		points := r.wrong[key]
-		shown := points
-		if len(shown) > 20 {
-			shown = shown[:20]
+		shown := strings.Join(points, "; ")
+		if len(points) > 20 {
+			shown = strings.Join(points[:20], "; ") + "; ..."
 		}
-		t.Errorf("%s: %s, at %d cut points: %s%s\n    first: %s", r.name, key, len(points), strings.Join(shown, "; "), map[bool]string{true: "; ..."}[len(points) > 20], r.first[key])
+		t.Errorf("%s: %s, at %d cut points: %s\n    first: %s", r.name, key, len(points), shown, r.first[key])
 	}
 }
 
@@ -952,7 +952,7 @@ func TestCut(t *testing.T) {
 	// How much to run: a sample, every stride-th byte and those around
 	// each frame boundary, unless -cut.all. The sample keeps the test
 	// under a minute with the race detector on two busy cores.
-	finStride, rstStride := int64(2), int64(7)
+	finStride, rstStride := int64(3), int64(9)
 	if testing.Short() {
 		finStride, rstStride = 8, 24
 	}

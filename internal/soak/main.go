@@ -54,6 +54,7 @@ import (
 	"time"
 
 	"github.com/wirecraft/websocket"
+	"github.com/wirecraft/websocket/rooms"
 )
 
 func main() {
@@ -67,6 +68,7 @@ func main() {
 	flag.DurationVar(&cfg.BroadcastEvery, "broadcast-every", cfg.BroadcastEvery, "interval between broadcasts")
 	flag.StringVar(&cfg.Broadcast, "broadcast", cfg.Broadcast, "how the server broadcasts: rooms (a rooms.Hub) or prepared (a PreparedMessage per broadcast)")
 	flag.IntVar(&cfg.MaxSize, "max-size", cfg.MaxSize, "largest echo message, in bytes")
+	flag.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "the rooms hub's write timeout, after which it closes a connection it cannot write to (0: rooms.DefaultWriteTimeout)")
 	flag.IntVar(&cfg.GoroutineSlack, "goroutine-slack", cfg.GoroutineSlack, "goroutines the server may have above its baseline after the close")
 	flag.Int64Var(&cfg.MemorySlack, "memory-slack", cfg.MemorySlack, "bytes of heap and stack in use the server may have above its baseline after the close")
 	flag.DurationVar(&cfg.Progress, "progress", cfg.Progress, "interval between progress lines while the load runs (0: none)")
@@ -92,6 +94,10 @@ type config struct {
 	EchoEvery      time.Duration
 	BroadcastEvery time.Duration
 	Broadcast      string
+	// WriteTimeout is the rooms hub's: a write that takes longer closes
+	// the connection. 0 leaves rooms' default. On a machine too busy to
+	// run the server for that long, healthy connections are closed.
+	WriteTimeout   time.Duration
 	MinSize        int
 	MaxSize        int
 	GoroutineSlack int
@@ -260,7 +266,7 @@ func startServer(cfg config) (*serverProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	scfg, _ := json.Marshal(serverConfig{Broadcast: cfg.Broadcast, BroadcastEvery: cfg.BroadcastEvery, Conns: cfg.Conns})
+	scfg, _ := json.Marshal(serverConfig{Broadcast: cfg.Broadcast, BroadcastEvery: cfg.BroadcastEvery, Conns: cfg.Conns, WriteTimeout: cfg.WriteTimeout})
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), roleEnv+"=server", configEnv+"="+string(scfg))
 	cmd.Stderr = os.Stderr
@@ -888,6 +894,13 @@ func (r *report) print(w io.Writer) {
 	cfg := r.cfg
 	fmt.Fprintf(w, "\nsoak report: %d connections (%d echoing, %d idle; %d with permessage-deflate), broadcast by %s every %v, echo every %v on average\n",
 		r.dialed, r.active, r.dialed-r.active, r.compressed, cfg.Broadcast, cfg.BroadcastEvery, cfg.EchoEvery)
+	if cfg.Broadcast == "rooms" {
+		wt := cfg.WriteTimeout
+		if wt <= 0 {
+			wt = rooms.DefaultWriteTimeout
+		}
+		fmt.Fprintf(w, "  rooms write timeout %v\n", wt)
+	}
 	fmt.Fprintf(w, "  connect %v, load %v, drain %v, close %v\n", r.connectTime.Round(time.Millisecond), r.loadTime.Round(time.Millisecond), r.drainTime.Round(time.Millisecond), r.closeTime.Round(time.Millisecond))
 	fmt.Fprintf(w, "  echo:       sent %d, received %d, lost %d (%s sent, %d–%d bytes each)\n",
 		r.echoSent, r.echoRecv, r.echoSent-r.echoRecv, mib(r.echoBytes), cfg.MinSize, cfg.MaxSize)

@@ -48,6 +48,7 @@ type serverConfig struct {
 	Broadcast      string        // "rooms" or "prepared"
 	BroadcastEvery time.Duration // between broadcasts
 	Conns          int           // connections to expect, for the file limit
+	WriteTimeout   time.Duration // rooms.Options.WriteTimeout; 0: its default
 }
 
 const configEnv = "WEBSOCKET_SOAK_CONFIG"
@@ -123,7 +124,7 @@ func runServer() int {
 	if cfg.Broadcast == "rooms" {
 		// A client that cannot keep up would be dropped (DropMember):
 		// the soak counts that as loss.
-		s.hub = rooms.NewHub(&rooms.Options{MessageType: websocket.MessageBinary})
+		s.hub = rooms.NewHub(&rooms.Options{MessageType: websocket.MessageBinary, WriteTimeout: cfg.WriteTimeout})
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -109,6 +109,10 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		return nil, herr
 	}
 	n := negotiate(r, opts)
+	var watch *serverConns
+	if !opts.KeepOnShutdown {
+		watch = shutdownSet(r)
+	}
 
 	var c *Conn
 	if overH2 {
@@ -119,8 +123,8 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if herr != nil {
 		return nil, herr
 	}
-	if !opts.KeepOnShutdown {
-		closeOnShutdown(r, c)
+	if watch != nil {
+		watch.add(c)
 	}
 	c.requestDone = r.Context().Done()
 	return c, nil
@@ -208,7 +212,9 @@ func refuse(w http.ResponseWriter, r *http.Request, herr *HandshakeError) {
 			w.Header().Set("Sec-WebSocket-Version", "13")
 		}
 	}
-	http.Error(w, herr.Reason, herr.Status)
+	// The body names the package: the reason alone could come from any
+	// layer of the server.
+	http.Error(w, "websocket: "+herr.Reason, herr.Status)
 }
 
 // handshakeMethod is the method of the opening handshake in the request's
@@ -259,29 +265,29 @@ func acceptHijack(w http.ResponseWriter, key string, n negotiation, opts *ConnOp
 func checkClientHandshake(r *http.Request) (string, *HandshakeError) {
 	// §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
 	if r.Method != http.MethodGet {
-		return "", &HandshakeError{Status: http.StatusMethodNotAllowed, Reason: "websocket: handshake must be a GET request"}
+		return "", &HandshakeError{Status: http.StatusMethodNotAllowed, Reason: "handshake must be a GET request"}
 	}
 	if !r.ProtoAtLeast(1, 1) {
-		return "", &HandshakeError{Status: http.StatusBadRequest, Reason: "websocket: handshake needs HTTP/1.1 or later"}
+		return "", &HandshakeError{Status: http.StatusBadRequest, Reason: "handshake needs HTTP/1.1 or later"}
 	}
 	// §4.2.1 items 3 and 4.
 	if !headerHasToken(r.Header, "Upgrade", "websocket") {
-		return "", &HandshakeError{Status: http.StatusBadRequest, Reason: "websocket: missing \"Upgrade: websocket\""}
+		return "", &HandshakeError{Status: http.StatusBadRequest, Reason: "missing \"Upgrade: websocket\""}
 	}
 	if !headerHasToken(r.Header, "Connection", "upgrade") {
-		return "", &HandshakeError{Status: http.StatusBadRequest, Reason: "websocket: missing \"Connection: upgrade\""}
+		return "", &HandshakeError{Status: http.StatusBadRequest, Reason: "missing \"Connection: upgrade\""}
 	}
 	// §4.2.1 item 6 and §4.4: only version 13 exists; anything else gets
 	// 426 with the version we speak.
 	if !versionSupported(r.Header) {
-		return "", &HandshakeError{Status: http.StatusUpgradeRequired, Reason: "websocket: unsupported Sec-WebSocket-Version (13 is supported)"}
+		return "", &HandshakeError{Status: http.StatusUpgradeRequired, Reason: "unsupported Sec-WebSocket-Version (13 is supported)"}
 	}
 	// §4.2.1 item 5: "a base64-encoded value that, when decoded, is 16
 	// bytes in length". The check is on the length of the encoding (16
 	// bytes always encode to 24 characters with "==") and the decoding.
 	keys := r.Header.Values("Sec-WebSocket-Key")
 	if len(keys) != 1 || !validKey(keys[0]) {
-		return "", &HandshakeError{Status: http.StatusBadRequest, Reason: "websocket: Sec-WebSocket-Key is not the base64 of 16 bytes"}
+		return "", &HandshakeError{Status: http.StatusBadRequest, Reason: "Sec-WebSocket-Key is not the base64 of 16 bytes"}
 	}
 	return keys[0], nil
 }
@@ -304,7 +310,7 @@ func checkOrigin(r *http.Request, opts *AcceptOptions) *HandshakeError {
 		if opts.CheckOrigin(r) {
 			return nil
 		}
-		return &HandshakeError{Status: http.StatusForbidden, Reason: "websocket: origin not allowed"}
+		return &HandshakeError{Status: http.StatusForbidden, Reason: "origin not allowed"}
 	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -312,7 +318,7 @@ func checkOrigin(r *http.Request, opts *AcceptOptions) *HandshakeError {
 	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
-		return &HandshakeError{Status: http.StatusForbidden, Reason: "websocket: malformed Origin header"}
+		return &HandshakeError{Status: http.StatusForbidden, Reason: "malformed Origin header"}
 	}
 	if strings.EqualFold(u.Host, r.Host) {
 		return nil
@@ -323,7 +329,7 @@ func checkOrigin(r *http.Request, opts *AcceptOptions) *HandshakeError {
 			return nil
 		}
 	}
-	return &HandshakeError{Status: http.StatusForbidden, Reason: "websocket: origin " + strconv.Quote(origin) + " not allowed"}
+	return &HandshakeError{Status: http.StatusForbidden, Reason: "origin " + strconv.Quote(origin) + " not allowed"}
 }
 
 // selectSubprotocol returns the first of the server's subprotocols the

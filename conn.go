@@ -181,7 +181,7 @@ type Conn struct {
 	inputAhead atomic.Bool   // the read buffer holds bytes the caller has not read (coalesce.go)
 	closed     chan struct{} // see Done; nil until Done is called or t is closed
 	doneErr    error         // why t was closed; set before done is closed
-	watchedBy  *serverConns  // its server's open connections, if they are watched (see closeOnShutdown)
+	watchedBy  *serverConns  // its server's open connections, if they are watched (see serverConns.add)
 
 	// requestDone is the Done channel of the request Accept was given
 	// (nil on a client), to name the cause when a context derived from it

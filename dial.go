@@ -354,7 +354,9 @@ func appendClientRequest(b []byte, u *url.URL, key string, opts *DialOptions) []
 // permessage-deflate, what was agreed.
 func checkServerHandshake(resp *http.Response, key string, offered []string, compression *CompressionOptions) (string, *deflateConfig, *HandshakeError) {
 	fail := func(reason string) (string, *deflateConfig, *HandshakeError) {
-		return "", nil, &HandshakeError{Status: resp.StatusCode, Reason: reason}
+		// HandshakeError.Error names the package once; a reason taken
+		// from one of our own errors must not name it again.
+		return "", nil, &HandshakeError{Status: resp.StatusCode, Reason: strings.TrimPrefix(reason, "websocket: ")}
 	}
 	// §4.1 item 1 (of the checks): "If the status code received from the
 	// server is not 101, the client handles the response per HTTP

@@ -27,15 +27,15 @@ func checkExtendedConnect(r *http.Request) *HandshakeError {
 	// HEADERS indicating the desired protocol to be spoken on the tunnel
 	// created by CONNECT." §5: its value is "websocket".
 	if r.Method != http.MethodConnect {
-		return &HandshakeError{Status: http.StatusMethodNotAllowed, Reason: "websocket: over HTTP/2 the handshake is an extended CONNECT request (RFC 8441)"}
+		return &HandshakeError{Status: http.StatusMethodNotAllowed, Reason: "over HTTP/2 the handshake is an extended CONNECT request (RFC 8441)"}
 	}
 	if protocol := r.Header.Get(":protocol"); protocol != "websocket" {
-		return &HandshakeError{Status: http.StatusBadRequest, Reason: "websocket: CONNECT without \":protocol: websocket\""}
+		return &HandshakeError{Status: http.StatusBadRequest, Reason: "CONNECT without \":protocol: websocket\""}
 	}
 	// §5: "The Sec-WebSocket-Version ... header fields are used as in
 	// [RFC6455]"; see refuse for the status of a mismatch.
 	if !versionSupported(r.Header) {
-		return &HandshakeError{Status: http.StatusBadRequest, Reason: "websocket: unsupported Sec-WebSocket-Version (13 is supported)"}
+		return &HandshakeError{Status: http.StatusBadRequest, Reason: "unsupported Sec-WebSocket-Version (13 is supported)"}
 	}
 	// §5: "Implementations using this extended CONNECT to bootstrap
 	// WebSockets do not do the processing of the Sec-WebSocket-Key and
@@ -43,7 +43,7 @@ func checkExtendedConnect(r *http.Request) *HandshakeError {
 	// been superseded by the :protocol pseudo-header field." A client that
 	// sends them has mixed up the two forms.
 	if r.Header.Get("Sec-WebSocket-Key") != "" || r.Header.Get("Sec-WebSocket-Accept") != "" {
-		return &HandshakeError{Status: http.StatusBadRequest, Reason: "websocket: Sec-WebSocket-Key has no place in an HTTP/2 handshake (RFC 8441 §5)"}
+		return &HandshakeError{Status: http.StatusBadRequest, Reason: "Sec-WebSocket-Key has no place in an HTTP/2 handshake (RFC 8441 §5)"}
 	}
 	return nil
 }
@@ -148,7 +148,15 @@ func (t *h2Transport) leave(write bool) {
 }
 
 // Read reads the client's bytes: the DATA frames of the stream.
-func (t *h2Transport) Read(p []byte) (int, error) { return t.body.Read(p) }
+func (t *h2Transport) Read(p []byte) (int, error) {
+	n, err := t.body.Read(p)
+	if err != nil && t.ctx.Err() != nil {
+		// The body ended because the stream did: say so, rather than
+		// report the end of the body as a peer that left (1006).
+		err = errStreamEnded
+	}
+	return n, err
+}
 
 // Write sends p in DATA frames and flushes them.
 func (t *h2Transport) Write(p []byte) (int, error) {

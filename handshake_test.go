@@ -483,7 +483,7 @@ func FuzzServerHandshake(f *testing.F) {
 			herr = checkOrigin(r, &AcceptOptions{OriginPatterns: []string{"*.example.com"}})
 		}
 		if herr != nil {
-			if herr.Status < 400 || herr.Status > 499 || !strings.HasPrefix(herr.Reason, "websocket: ") {
+			if herr.Status < 400 || herr.Status > 499 || herr.Reason == "" || strings.HasPrefix(herr.Reason, "websocket: ") {
 				t.Fatalf("rejection %d %q is not a 4xx with a reason", herr.Status, herr.Reason)
 			}
 			return

@@ -23,8 +23,9 @@ import (
 // Its lock is the server's own: connections of different servers never
 // wait for each other.
 type serverConns struct {
-	mu    sync.Mutex
-	conns map[*Conn]struct{}
+	mu           sync.Mutex
+	conns        map[*Conn]struct{}
+	shuttingDown bool // goingAway has run: connections added later close at once
 }
 
 // watchedServers finds a server's set. It holds the server weakly: when a
@@ -52,17 +53,28 @@ func watchServer(srv *http.Server) *serverConns {
 	return set
 }
 
-// closeOnShutdown arranges for c, accepted from r, to be closed with 1001
-// when the server that received r shuts down. A request that did not come
-// through an http.Server (a handler called directly) has none to watch.
-func closeOnShutdown(r *http.Request, c *Conn) {
+// shutdownSet returns the set of the server that received r, for a
+// connection about to be accepted from r, or nil if there is no server to
+// watch (a handler called directly). Accept asks before it answers the
+// handshake: a Shutdown that starts once the client has its answer then
+// finds the set's function registered.
+func shutdownSet(r *http.Request) *serverConns {
 	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
 	if srv == nil {
-		return
+		return nil
 	}
-	set := watchServer(srv)
+	return watchServer(srv)
+}
+
+// add arranges for c to be closed with 1001 when the server shuts down,
+// at once if that has begun already.
+func (set *serverConns) add(c *Conn) {
 	set.mu.Lock()
 	defer set.mu.Unlock()
+	if set.shuttingDown {
+		go c.Close(StatusGoingAway, "server shutting down")
+		return
+	}
 	if c.closedErr() != nil {
 		// Closed already: closeTransport has run forgetOnShutdown before
 		// the connection was in the set, and will not run it again.
@@ -74,7 +86,7 @@ func closeOnShutdown(r *http.Request, c *Conn) {
 
 // forgetOnShutdown takes a closed connection out of its server's set.
 // closeTransport calls it once, after closedErr reports the connection
-// closed, so closeOnShutdown either sees that or has already added it.
+// closed, so serverConns.add either sees that or has already added it.
 func (c *Conn) forgetOnShutdown() {
 	set := c.watchedBy
 	if set == nil {
@@ -90,6 +102,7 @@ func (c *Conn) forgetOnShutdown() {
 // own.
 func (set *serverConns) goingAway() {
 	set.mu.Lock()
+	set.shuttingDown = true
 	conns := make([]*Conn, 0, len(set.conns))
 	for c := range set.conns {
 		conns = append(conns, c)

@@ -3,6 +3,7 @@ package fuzzer
 import (
 	"encoding/binary"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -144,6 +145,18 @@ func (w *writer) abort() {
 // Write then leaves as its own segment.
 const syncPause = 10 * time.Microsecond
 
+// pause waits syncPause by yielding the processor until the time is up.
+// time.Sleep cannot be used: Go's timers wake an idle program through the
+// network poller, whose wait is rounded up to whole milliseconds on Linux,
+// so a 10 µs sleep lasts 0.7–1 ms. 9.5.1 writes its 1 MiB frame in 16385
+// pieces: 9.4 s with time.Sleep, 0.6 s now, 1.6 s in the original.
+func pause() {
+	start := time.Now()
+	for time.Since(start) < syncPause {
+		runtime.Gosched()
+	}
+}
+
 func (w *writer) loop() {
 	for {
 		w.mu.Lock()
@@ -175,7 +188,7 @@ func (w *writer) loop() {
 			return
 		}
 		if it.pause {
-			time.Sleep(syncPause)
+			pause()
 		}
 	}
 }

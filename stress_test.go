@@ -506,9 +506,10 @@ func (it *stressIteration) run() bool {
 	// the handlers and the transports must then all end. After a hang
 	// CloseNow has closed it already, and what is left is to wait.
 	finished := make(chan struct{})
+	closeCleanly := healthy // healthy may change below, while this runs
 	go func() {
 		defer close(finished)
-		if healthy {
+		if closeCleanly {
 			it.teardown()
 		}
 		it.wg.Wait()

@@ -14,6 +14,8 @@ import (
 	"io"
 	"math/bits"
 	"sync"
+
+	"github.com/wirecraft/websocket/internal/flatewin"
 )
 
 // deflateTail is what a sync flush ends with (RFC 7692 §7.2.1): the
@@ -33,7 +35,7 @@ type deflateState struct {
 	// Sending. comp is kept between messages only with context takeover;
 	// without it, a compressor is borrowed from a pool for each message,
 	// so an idle connection holds none.
-	comp compressor
+	comp *flatewin.Compressor
 	zbuf []byte // the compressed bytes of the chunk being sent
 
 	in inflater
@@ -53,7 +55,7 @@ func (d *deflateState) compressChunk(p []byte, final bool) []byte {
 	if d.comp == nil {
 		d.comp = getCompressor(d.cfg.sendWindowBits, d.cfg.level)
 	}
-	d.zbuf = d.comp.compress(d.zbuf[:0], p)
+	d.zbuf = d.comp.Compress(d.zbuf[:0], p)
 	if final {
 		// RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff
 		// 0xff) from the tail end."
@@ -68,30 +70,20 @@ func (d *deflateState) compressChunk(p []byte, final bool) []byte {
 	return d.zbuf
 }
 
-// compressor turns messages into DEFLATE data (RFC 1951) whose
-// back-references stay within the negotiated window.
-type compressor interface {
-	// compress appends p, compressed, to dst, ending with a sync flush
-	// (an empty stored block: ... 00 00 ff ff). What it keeps of p for
-	// later calls is the context takeover.
-	compress(dst, p []byte) []byte
-	// reset forgets everything compressed so far.
-	reset()
-}
-
 // Compressors without context takeover go back to a pool after each
-// message, one pool per window size and level.
+// message, one pool per window size and level. The compressor is
+// flatewin's, not compress/flate's: see that package for why.
 var compressorPools [16][10]sync.Pool
 
-func getCompressor(windowBits, level int) compressor {
-	if c, ok := compressorPools[windowBits][level].Get().(compressor); ok {
+func getCompressor(windowBits, level int) *flatewin.Compressor {
+	if c, ok := compressorPools[windowBits][level].Get().(*flatewin.Compressor); ok {
 		return c
 	}
-	return newWindowCompressor(windowBits, level)
+	return flatewin.NewCompressor(windowBits, level)
 }
 
-func putCompressor(c compressor, windowBits, level int) {
-	c.reset()
+func putCompressor(c *flatewin.Compressor, windowBits, level int) {
+	c.Reset()
 	compressorPools[windowBits][level].Put(c)
 }
 
@@ -241,16 +233,3 @@ func (z *inflater) ReadByte() (byte, error) {
 		}
 	}
 }
-
-// windowCompressor is the LZ77 compressor of lz77.go. compress/flate's
-// cannot be used: its window is always 32 KiB, while RFC 7692 §7.1.2 lets
-// the peer ask for as little as 256 bytes; and at its fastest level it
-// forgets its history at each flush for messages under 128 bytes, which
-// undoes context takeover for the small messages that gain most from it.
-type windowCompressor struct{ *windowedDeflater }
-
-func newWindowCompressor(windowBits, level int) compressor {
-	return windowCompressor{newWindowedDeflater(windowBits, level)}
-}
-
-func (w windowCompressor) compress(dst, p []byte) []byte { return w.compressMessage(dst, p) }

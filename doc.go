@@ -132,7 +132,7 @@
 // permessage-deflate (RFC 7692) when the peer agrees; browsers offer it on
 // every connection. All four parameters are negotiated, context takeover
 // works in both directions, and every window size from 256 bytes to 32 KiB
-// is honoured, with an LZ77 compressor of the package's own (lz77.go),
+// is honoured, with an LZ77 compressor of the package's own (internal/flatewin),
 // since compress/flate cannot limit its window. Messages shorter than
 // CompressionOptions.Threshold, and those sent with WriteUncompressed, go
 // out as they are. The read limit applies to the inflated size and is
@@ -142,7 +142,7 @@
 // Memory: without context takeover a connection keeps nothing for
 // compression between messages (compressors and inflaters come from pools).
 // With it, a connection keeps its compressor for what it sends (about 300
-// KiB for a 32 KiB window, 35 KiB for 256 bytes; see lz77.go) and the last
+// KiB for a 32 KiB window, 35 KiB for 256 bytes) and the last
 // window of what it received (up to 32 KiB plus 4 KiB). A server that must
 // hold many idle connections can set ServerNoContextTakeover.
 //

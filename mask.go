@@ -25,15 +25,6 @@ import (
 // bench/ can reach it; this wrapper is inlined, so calling it costs nothing.
 func mask(key uint32, b []byte) uint32 { return wsmask.Mask(key, b) }
 
-// maskSlow is the definition from RFC 6455 §5.3, one octet at a time. It is
-// the reference the tests compare mask against.
-func maskSlow(key [4]byte, pos int, b []byte) int {
-	for i := range b {
-		b[i] ^= key[(pos+i)%4]
-	}
-	return (pos + len(b)) % 4
-}
-
 // maskKeySource hands out masking keys from crypto/rand. Reading the
 // operating system's generator for every 4-byte key would cost a system
 // call per frame, so keys are read 512 bytes at a time.

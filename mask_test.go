@@ -83,3 +83,12 @@ func BenchmarkMask(b *testing.B) {
 		}
 	}
 }
+
+// maskSlow is the definition from RFC 6455 §5.3, one octet at a time. It is
+// the reference the tests compare mask against.
+func maskSlow(key [4]byte, pos int, b []byte) int {
+	for i := range b {
+		b[i] ^= key[(pos+i)%4]
+	}
+	return (pos + len(b)) % 4
+}

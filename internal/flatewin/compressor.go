@@ -1,4 +1,18 @@
-package websocket
+// Package flatewin is a DEFLATE compressor (RFC 1951) whose LZ77 window
+// can be smaller than 32 KiB, written for permessage-deflate.
+//
+// RFC 7692 §7.1.2 lets the peers agree on server_max_window_bits and
+// client_max_window_bits between 8 and 15, and the sender then must not
+// refer further back than 1<<N bytes. compress/flate always searches a
+// 32 KiB window, so it can only be used for N = 15, and at its fastest
+// level it forgets its history at each flush for inputs under 128 bytes,
+// which undoes context takeover for the small messages that gain most from
+// it. Compressor serves every N and keeps its history across messages.
+//
+// It is a general DEFLATE encoder: nothing in it is WebSocket protocol.
+// Its output is checked against an independent decoder in the tests
+// (compressor_test.go), and compress/flate inflates it.
+package flatewin
 
 import (
 	"cmp"
@@ -6,13 +20,6 @@ import (
 	"math/bits"
 	"slices"
 )
-
-// This file holds a DEFLATE compressor (RFC 1951) whose LZ77 window can be
-// smaller than 32 KiB. permessage-deflate (RFC 7692 §7.1.2) lets the peers
-// agree on server_max_window_bits and client_max_window_bits between 8 and
-// 15, and the sender then must not refer further back than 1<<N bytes.
-// compress/flate always searches a 32 KiB window, so it can only be used for
-// N = 15; windowedDeflater serves every N.
 
 const (
 	minMatch = 3   // shortest match DEFLATE can encode (RFC 1951 §3.2.5)
@@ -66,12 +73,12 @@ type lzToken struct {
 	dist   uint16
 }
 
-// windowedDeflater writes a raw DEFLATE stream (RFC 1951) whose
+// Compressor writes a raw DEFLATE stream (RFC 1951) whose
 // back-references never reach further than 1<<windowBits bytes, one
 // message at a time, as permessage-deflate needs (RFC 7692 §7.2.1).
 //
 // The history carries over from one message to the next (context takeover,
-// RFC 7692 §7.1.1) until reset is called.
+// RFC 7692 §7.1.1) until Reset is called.
 //
 // Memory: with W = 1<<windowBits and L = max(W, 4096), a compressor holds
 // W+L bytes of input buffer (the history and the input being compressed),
@@ -84,9 +91,9 @@ type lzToken struct {
 //	windowBits 10:  43 KiB      windowBits 14: 235 KiB
 //	windowBits 11:  53 KiB      windowBits 15: 299 KiB
 //
-// All of it is allocated by newWindowedDeflater; compressMessage allocates
+// All of it is allocated by NewCompressor; Compress allocates
 // only when dst lacks capacity.
-type windowedDeflater struct {
+type Compressor struct {
 	matchParams
 	window int // 1 << windowBits: the furthest a match may reach back
 
@@ -131,23 +138,23 @@ type windowedDeflater struct {
 	bw bitWriter
 }
 
-// newWindowedDeflater returns a compressor whose matches reach back at most
+// NewCompressor returns a compressor whose matches reach back at most
 // 1<<windowBits bytes. windowBits must be within 8..15 and level within
 // 1..9 (flate.BestSpeed to flate.BestCompression) or -1 for the default, 6.
-func newWindowedDeflater(windowBits, level int) *windowedDeflater {
+func NewCompressor(windowBits, level int) *Compressor {
 	if windowBits < 8 || windowBits > 15 {
-		panic("websocket: DEFLATE window bits out of range 8..15")
+		panic("flatewin: DEFLATE window bits out of range 8..15")
 	}
 	if level == -1 {
 		level = 6
 	}
 	if level < 1 || level > 9 {
-		panic("websocket: DEFLATE level out of range 1..9")
+		panic("flatewin: DEFLATE level out of range 1..9")
 	}
 	window := 1 << windowBits
 	lookahead := max(window, minLookahead)
 	hashBits := min(windowBits+1, 15)
-	d := &windowedDeflater{
+	d := &Compressor{
 		matchParams: levelParams[level-1],
 		window:      window,
 		buf:         make([]byte, window+lookahead),
@@ -164,21 +171,21 @@ func newWindowedDeflater(windowBits, level int) *windowedDeflater {
 	return d
 }
 
-// reset forgets the history: the next message is compressed as if it were
+// Reset forgets the history: the next message is compressed as if it were
 // the first (no context takeover, RFC 7692 §7.1.1). It costs O(1): instead
 // of clearing the hash chains it raises the lowest position a match may
 // start at.
-func (d *windowedDeflater) reset() {
+func (d *Compressor) Reset() {
 	d.low = d.end
 	d.hashed = d.end
 }
 
-// compressMessage appends to dst the DEFLATE blocks for msg, ending with a
+// Compress appends to dst the DEFLATE blocks for msg, ending with a
 // sync flush: an empty stored block whose last four bytes are
 // 00 00 ff ff, which permessage-deflate removes before framing
 // (RFC 7692 §7.2.1). No block is final (BFINAL=0), so the outputs of
 // consecutive calls form one DEFLATE stream.
-func (d *windowedDeflater) compressMessage(dst, msg []byte) []byte {
+func (d *Compressor) Compress(dst, msg []byte) []byte {
 	d.bw.out = dst
 	for {
 		n := copy(d.buf[d.end:], msg)
@@ -208,7 +215,7 @@ func (d *windowedDeflater) compressMessage(dst, msg []byte) []byte {
 // slide moves the last window bytes before pos to the start of buf,
 // dropping older bytes no match can reach any more. The block being
 // gathered must have been written, as its bytes may be dropped.
-func (d *windowedDeflater) slide() {
+func (d *Compressor) slide() {
 	// After a long match the chains may lag behind pos by up to maxMatch
 	// positions, some of which would be dropped before being inserted.
 	d.insertUpTo(d.pos)
@@ -233,7 +240,7 @@ func (d *windowedDeflater) slide() {
 // parse chooses literals and matches for the bytes from pos up to limit,
 // writing a block whenever the token buffer fills up. A match may run
 // past limit, up to end.
-func (d *windowedDeflater) parse(limit int) {
+func (d *Compressor) parse(limit int) {
 	for d.pos < limit {
 		if len(d.tokens) == cap(d.tokens) {
 			d.writeBlock()
@@ -267,7 +274,7 @@ func (d *windowedDeflater) parse(limit int) {
 // when it was done for p. That search is only reused when it found a
 // longer match than the one at the previous position: otherwise the parse
 // takes that match and skips p.
-func (d *windowedDeflater) matchAt(p, atLeast int) (length, dist int) {
+func (d *Compressor) matchAt(p, atLeast int) (length, dist int) {
 	if p == d.nextPos {
 		return d.nextLen, d.nextDist
 	}
@@ -282,7 +289,7 @@ func (d *windowedDeflater) matchAt(p, atLeast int) (length, dist int) {
 	return length, dist
 }
 
-func (d *windowedDeflater) hash(p int) uint32 {
+func (d *Compressor) hash(p int) uint32 {
 	b := d.buf[p : p+minMatch]
 	return (uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])) * 0x9e3779b1 >> d.hashShift
 }
@@ -290,7 +297,7 @@ func (d *windowedDeflater) hash(p int) uint32 {
 // insertUpTo adds every position before p to the hash chains. The last two
 // bytes of the data cannot be hashed until more data arrives, so they are
 // inserted by the next call that has it.
-func (d *windowedDeflater) insertUpTo(p int) {
+func (d *Compressor) insertUpTo(p int) {
 	for ; d.hashed < p && d.hashed+minMatch <= d.end; d.hashed++ {
 		q := d.hashed
 		h := d.hash(q)
@@ -307,7 +314,7 @@ func (d *windowedDeflater) insertUpTo(p int) {
 // which must not have been inserted yet, and returns the longest earlier
 // match within the window and after the last reset, if it is longer than
 // best.
-func (d *windowedDeflater) longestMatch(p, best, chain int) (length, dist int) {
+func (d *Compressor) longestMatch(p, best, chain int) (length, dist int) {
 	maxLen := min(maxMatch, d.end-p)
 	if maxLen <= best {
 		return 0, 0
@@ -357,7 +364,7 @@ func commonPrefixLen(a, b []byte) int {
 // writeBlock encodes the tokens gathered since blockStart as whichever
 // block type is smallest: dynamic codes fitted to the block, the fixed
 // codes, which need no table, or stored bytes for incompressible data.
-func (d *windowedDeflater) writeBlock() {
+func (d *Compressor) writeBlock() {
 	raw := d.buf[d.blockStart:d.pos]
 	d.blockStart = d.pos
 	if len(raw) == 0 {
@@ -384,7 +391,7 @@ func (d *windowedDeflater) writeBlock() {
 
 // countFrequencies counts how often each literal/length and distance
 // symbol occurs in the block, the end-of-block symbol included.
-func (d *windowedDeflater) countFrequencies() {
+func (d *Compressor) countFrequencies() {
 	clear(d.litFreq[:])
 	clear(d.dstFreq[:])
 	for _, t := range d.tokens {
@@ -400,7 +407,7 @@ func (d *windowedDeflater) countFrequencies() {
 
 // extraBits is the size of the extra bits that follow length and distance
 // codes, the same whatever Huffman codes the block uses.
-func (d *windowedDeflater) extraBits() int {
+func (d *Compressor) extraBits() int {
 	n := 0
 	for c, f := range d.litFreq[257:maxLitLenCodes] {
 		n += int(f) * int(lengthExtraBits[c])
@@ -412,7 +419,7 @@ func (d *windowedDeflater) extraBits() int {
 }
 
 // codeBits is the size of the block's symbols under the given codes.
-func (d *windowedDeflater) codeBits(lit, dist *huffmanCode) int {
+func (d *Compressor) codeBits(lit, dist *huffmanCode) int {
 	n := 0
 	for s, f := range d.litFreq[:maxLitLenCodes] {
 		n += int(f) * int(lit.lens[s])
@@ -424,7 +431,7 @@ func (d *windowedDeflater) codeBits(lit, dist *huffmanCode) int {
 }
 
 // writeTokens writes the block's tokens and its end-of-block symbol.
-func (d *windowedDeflater) writeTokens(lit, dist *huffmanCode) {
+func (d *Compressor) writeTokens(lit, dist *huffmanCode) {
 	w := &d.bw
 	for _, t := range d.tokens {
 		if t.dist == 0 {
@@ -458,7 +465,7 @@ func storedBits(n int, nbits uint) int {
 	}
 }
 
-func (d *windowedDeflater) writeStored(raw []byte) {
+func (d *Compressor) writeStored(raw []byte) {
 	for len(raw) > 0 {
 		chunk := raw[:min(len(raw), maxStoredLen)]
 		raw = raw[len(chunk):]
@@ -498,7 +505,7 @@ var lengthCodeOrder = [numLenCodes]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4
 // buildDynamicCodes fits Huffman codes to the block's frequencies, then
 // prepares the header that transmits them, and returns the header's size
 // in bits, the 3-bit block header excluded.
-func (d *windowedDeflater) buildDynamicCodes() int {
+func (d *Compressor) buildDynamicCodes() int {
 	var lens [maxLitLenCodes + maxDistCodes]uint8
 	d.huff.build(d.litFreq[:maxLitLenCodes], 15, lens[:maxLitLenCodes])
 	d.litCode.assignCodes(lens[:maxLitLenCodes])
@@ -541,7 +548,7 @@ func lastNonZero(lens []uint8) int {
 
 // encodeCodeLengths run-length encodes lens into codeLens with the
 // repeat symbols of RFC 1951 §3.2.7 and counts the symbols in lenFreq.
-func (d *windowedDeflater) encodeCodeLengths(lens []uint8) {
+func (d *Compressor) encodeCodeLengths(lens []uint8) {
 	d.codeLens = d.codeLens[:0]
 	clear(d.lenFreq[:])
 	emit := func(sym, extra uint8) {
@@ -579,7 +586,7 @@ func (d *windowedDeflater) encodeCodeLengths(lens []uint8) {
 
 // writeDynamicHeader writes HLIT, HDIST, HCLEN, the code length code and
 // the run-length encoded code lengths (RFC 1951 §3.2.7).
-func (d *windowedDeflater) writeDynamicHeader() {
+func (d *Compressor) writeDynamicHeader() {
 	w := &d.bw
 	w.writeBits(uint32(d.numLit-257), 5)
 	w.writeBits(uint32(d.numDist-1), 5)

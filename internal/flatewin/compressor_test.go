@@ -1,4 +1,4 @@
-package websocket
+package flatewin
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// checkingInflater decodes the output of windowedDeflater (RFC 1951) and,
+// checkingInflater decodes the output of Compressor (RFC 1951) and,
 // unlike compress/flate, checks the promises permessage-deflate relies
 // on: no distance exceeds the window and none reaches before the last
 // reset, no block is final, every message ends with a sync flush, and
@@ -281,23 +281,23 @@ func (f *checkingInflater) decode(h *testHuffman) (int, error) {
 	return 0, errors.New("invalid Huffman code")
 }
 
-// checkWindowedDeflater compresses msgs in order, resetting between
+// checkCompressor compresses msgs in order, resetting between
 // messages when reset is set, and checks each message's output with
 // checkingInflater and with compress/flate: one reader for the whole
 // stream with context takeover, a fresh reader per message otherwise.
-func checkWindowedDeflater(t testing.TB, windowBits, level int, msgs [][]byte, reset bool) (compressed int, inflater *checkingInflater) {
+func checkCompressor(t testing.TB, windowBits, level int, msgs [][]byte, reset bool) (compressed int, inflater *checkingInflater) {
 	t.Helper()
-	d := newWindowedDeflater(windowBits, level)
+	d := NewCompressor(windowBits, level)
 	check := &checkingInflater{window: 1 << windowBits}
 	var stream bytes.Buffer
 	fr := flate.NewReader(&stream)
 	var out []byte
 	for i, msg := range msgs {
 		if reset && i > 0 {
-			d.reset()
+			d.Reset()
 			check.reset()
 		}
-		out = d.compressMessage(out[:0], msg)
+		out = d.Compress(out[:0], msg)
 		compressed += len(out)
 		got, err := check.inflateMessage(out)
 		if err != nil {
@@ -430,37 +430,37 @@ func testMessages(huge bool) [][]byte {
 	return msgs
 }
 
-// TestWindowedDeflaterRoundTrip runs testMessages through every window
+// TestCompressorRoundTrip runs testMessages through every window
 // size, with context takeover and with a reset before each message. The
 // 1 MiB message is left out of the runs with resets, where it would only
 // repeat the work of the runs without: reset changes message boundaries,
 // not the inside of a message.
-func TestWindowedDeflaterRoundTrip(t *testing.T) {
+func TestCompressorRoundTrip(t *testing.T) {
 	for wb := 8; wb <= 15; wb++ {
 		for _, reset := range []bool{false, true} {
 			t.Run(fmt.Sprintf("windowBits=%d/reset=%v", wb, reset), func(t *testing.T) {
 				t.Parallel()
-				checkWindowedDeflater(t, wb, -1, testMessages(!reset), reset)
+				checkCompressor(t, wb, -1, testMessages(!reset), reset)
 			})
 		}
 	}
 }
 
-func TestWindowedDeflaterLevels(t *testing.T) {
+func TestCompressorLevels(t *testing.T) {
 	msgs := [][]byte{testText(20_000, 11), testJSON(10_000, 12), testRandom(3000, 13), testText(20_000, 11)}
 	for _, wb := range []int{8, 12, 15} {
 		for level := 1; level <= 9; level++ {
 			t.Run(fmt.Sprintf("windowBits=%d/level=%d", wb, level), func(t *testing.T) {
 				t.Parallel()
-				checkWindowedDeflater(t, wb, level, msgs, false)
+				checkCompressor(t, wb, level, msgs, false)
 			})
 		}
 	}
 }
 
-// TestWindowedDeflaterFarthestMatch checks that a match exactly 1<<windowBits
+// TestCompressorFarthestMatch checks that a match exactly 1<<windowBits
 // back is used, and one byte further is not.
-func TestWindowedDeflaterFarthestMatch(t *testing.T) {
+func TestCompressorFarthestMatch(t *testing.T) {
 	for wb := 8; wb <= 15; wb++ {
 		w := 1 << wb
 		block := testRandom(w, uint64(wb))
@@ -468,7 +468,7 @@ func TestWindowedDeflaterFarthestMatch(t *testing.T) {
 			// The repeated block starts w (then w+1) bytes after the
 			// original, a distance just within (then beyond) reach.
 			msg := append(append(append([]byte{}, block...), make([]byte, gap)...), block...)
-			n, _ := checkWindowedDeflater(t, wb, 9, [][]byte{msg}, false)
+			n, _ := checkCompressor(t, wb, 9, [][]byte{msg}, false)
 			if within := n < w+w/2; within != (gap == 0) {
 				t.Errorf("windowBits %d, repeat %d bytes back: %d compressed bytes for %d", wb, w+gap, n, len(msg))
 			}
@@ -476,33 +476,33 @@ func TestWindowedDeflaterFarthestMatch(t *testing.T) {
 	}
 }
 
-func TestWindowedDeflaterRatio(t *testing.T) {
+func TestCompressorRatio(t *testing.T) {
 	sentence := []byte("The quick brown fox jumps over the lazy dog while the WebSocket connection stays open. ")
 	repetitive := bytes.Repeat(sentence, 64*1024/len(sentence))
 	text := testText(64*1024, 21)
 	for wb := 8; wb <= 15; wb++ {
-		n, _ := checkWindowedDeflater(t, wb, -1, [][]byte{repetitive}, false)
+		n, _ := checkCompressor(t, wb, -1, [][]byte{repetitive}, false)
 		if n*50 > len(repetitive) {
 			t.Errorf("windowBits %d: repetitive text %d -> %d bytes, want at least 50:1", wb, len(repetitive), n)
 		}
-		n, _ = checkWindowedDeflater(t, wb, -1, [][]byte{text}, false)
+		n, _ = checkCompressor(t, wb, -1, [][]byte{text}, false)
 		if n*2 > len(text) {
 			t.Errorf("windowBits %d: text %d -> %d bytes, want at least 2:1", wb, len(text), n)
 		}
 	}
 }
 
-// TestWindowedDeflaterContextTakeover checks that a message repeated with
+// TestCompressorContextTakeover checks that a message repeated with
 // context takeover compresses to a few bytes once it fits in the window,
 // and that reset forgets it.
-func TestWindowedDeflaterContextTakeover(t *testing.T) {
+func TestCompressorContextTakeover(t *testing.T) {
 	msg := testJSON(900, 31)
 	for wb := 10; wb <= 15; wb++ {
-		d := newWindowedDeflater(wb, -1)
-		first := len(d.compressMessage(nil, msg))
-		second := len(d.compressMessage(nil, msg))
-		d.reset()
-		third := len(d.compressMessage(nil, msg))
+		d := NewCompressor(wb, -1)
+		first := len(d.Compress(nil, msg))
+		second := len(d.Compress(nil, msg))
+		d.Reset()
+		third := len(d.Compress(nil, msg))
 		if second*10 > first {
 			t.Errorf("windowBits %d: repeated message %d then %d bytes, want a tenth", wb, first, second)
 		}
@@ -512,42 +512,42 @@ func TestWindowedDeflaterContextTakeover(t *testing.T) {
 	}
 }
 
-func TestWindowedDeflaterEmptyMessage(t *testing.T) {
+func TestCompressorEmptyMessage(t *testing.T) {
 	// RFC 7692 §7.2.3.6: an empty message compresses to a single 0x00
 	// once the trailing 00 00 ff ff is removed.
-	d := newWindowedDeflater(15, -1)
+	d := NewCompressor(15, -1)
 	for range 2 {
-		if got, want := d.compressMessage(nil, nil), []byte{0, 0, 0, 0xff, 0xff}; !bytes.Equal(got, want) {
+		if got, want := d.Compress(nil, nil), []byte{0, 0, 0, 0xff, 0xff}; !bytes.Equal(got, want) {
 			t.Fatalf("empty message: % x, want % x", got, want)
 		}
 	}
 }
 
-// TestWindowedDeflaterRFC7692Example compresses "Hello" as in the example
+// TestCompressorRFC7692Example compresses "Hello" as in the example
 // of RFC 7692 §7.2.3.1, with fixed codes. The second time, with context
 // takeover, the whole message is one match, where the zlib output of
 // §7.2.3.2 spends a literal on the H.
-func TestWindowedDeflaterRFC7692Example(t *testing.T) {
-	d := newWindowedDeflater(15, -1)
+func TestCompressorRFC7692Example(t *testing.T) {
+	d := NewCompressor(15, -1)
 	hello := []byte("Hello")
-	if got, want := d.compressMessage(nil, hello), []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff}; !bytes.Equal(got, want) {
+	if got, want := d.Compress(nil, hello), []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff}; !bytes.Equal(got, want) {
 		t.Errorf("first Hello: % x, want % x", got, want)
 	}
-	if got, want := d.compressMessage(nil, hello), []byte{0x02, 0x13, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff}; !bytes.Equal(got, want) {
+	if got, want := d.Compress(nil, hello), []byte{0x02, 0x13, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff}; !bytes.Equal(got, want) {
 		t.Errorf("second Hello: % x, want % x", got, want)
 	}
 }
 
-func TestWindowedDeflaterAllocs(t *testing.T) {
+func TestCompressorAllocs(t *testing.T) {
 	msg := testJSON(1024, 41)
-	d := newWindowedDeflater(15, -1)
+	d := NewCompressor(15, -1)
 	dst := make([]byte, 0, 4096)
-	if n := testing.AllocsPerRun(100, func() { dst = d.compressMessage(dst[:0], msg) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { dst = d.Compress(dst[:0], msg) }); n != 0 {
 		t.Errorf("compressMessage allocates %v times per message", n)
 	}
 }
 
-func FuzzWindowedDeflater(f *testing.F) {
+func FuzzCompressor(f *testing.F) {
 	f.Add([]byte("hello hello hello hello"), uint8(0), uint8(6), uint16(5), false)
 	f.Add(bytes.Repeat([]byte("abcabcabd"), 100), uint8(1), uint8(9), uint16(0), true)
 	f.Add(testText(3000, 51), uint8(7), uint8(1), uint16(700), false)
@@ -567,15 +567,15 @@ func FuzzWindowedDeflater(f *testing.F) {
 			msgs = append(msgs, data[:n], nil)
 			data = data[n:]
 		}
-		checkWindowedDeflater(t, 8+int(wb%8), 1+int(level%9), msgs, reset)
+		checkCompressor(t, 8+int(wb%8), 1+int(level%9), msgs, reset)
 	})
 }
 
-// TestWindowedDeflaterBlockTypes checks that each kind of data gets the
+// TestCompressorBlockTypes checks that each kind of data gets the
 // block type that suits it: dynamic codes for text, stored bytes for
 // random data, and fixed codes for a message too short to pay for a code
 // table.
-func TestWindowedDeflaterBlockTypes(t *testing.T) {
+func TestCompressorBlockTypes(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		msg  []byte
@@ -586,7 +586,7 @@ func TestWindowedDeflaterBlockTypes(t *testing.T) {
 		{"random", testRandom(30_000, 63), 0},
 		{"short", []byte("a short message"), 1},
 	} {
-		_, check := checkWindowedDeflater(t, 15, -1, [][]byte{tc.msg}, false)
+		_, check := checkCompressor(t, 15, -1, [][]byte{tc.msg}, false)
 		// One stored block is the sync flush.
 		got := check.blockTypes
 		got[0]--
@@ -622,21 +622,21 @@ var benchmarkInputs = func() []benchmarkInput {
 	return []benchmarkInput{json, text}
 }()
 
-// BenchmarkWindowedDeflater compresses one message per iteration with
+// BenchmarkCompressor compresses one message per iteration with
 // context takeover; ratio is input size over output size, the sync flush's
 // 00 00 ff ff excluded as permessage-deflate does not send it.
-func BenchmarkWindowedDeflater(b *testing.B) {
+func BenchmarkCompressor(b *testing.B) {
 	for _, in := range benchmarkInputs {
 		for _, wb := range []int{15, 9} {
 			for _, level := range []int{1, 6} {
 				b.Run(fmt.Sprintf("%s/windowBits=%d/level=%d", in.name, wb, level), func(b *testing.B) {
-					d := newWindowedDeflater(wb, level)
+					d := NewCompressor(wb, level)
 					var out []byte
 					sent := 0
 					b.SetBytes(int64(len(in.msgs[0])))
 					b.ReportAllocs()
 					for i := range b.N {
-						out = d.compressMessage(out[:0], in.msgs[i%len(in.msgs)])
+						out = d.Compress(out[:0], in.msgs[i%len(in.msgs)])
 						sent += len(out) - 4
 					}
 					b.ReportMetric(float64(len(in.msgs[0])*b.N)/float64(sent), "ratio")
@@ -646,9 +646,9 @@ func BenchmarkWindowedDeflater(b *testing.B) {
 	}
 }
 
-// BenchmarkWindowedDeflaterFlate does what BenchmarkWindowedDeflater does
+// BenchmarkCompressorFlate does what BenchmarkCompressor does
 // with compress/flate at BestSpeed, whose window is always 32 KiB.
-func BenchmarkWindowedDeflaterFlate(b *testing.B) {
+func BenchmarkCompressorFlate(b *testing.B) {
 	for _, in := range benchmarkInputs {
 		b.Run(in.name, func(b *testing.B) {
 			var out bytes.Buffer

@@ -124,9 +124,9 @@ func TestStress(t *testing.T) {
 			tot.failedSeeds = append(tot.failedSeeds, it.seed)
 		}
 	}
-	t.Logf("stress totals: seeds %d..%d, iterations %d (tcp %d, pipe %d, h2 %d; compressed %d), writes that returned nil %d, messages checked %d, failures %d (failed iterations %d), longest undisturbed call %v, %v",
+	t.Logf("stress totals: seeds %d..%d, iterations %d (tcp %d, pipe %d, h2 %d; compressed %d), writes that returned nil %d, messages checked %d, failures %d (failed iterations %d), longest undisturbed call %v (%s), %v",
 		seed, seed+tot.iterations-1, tot.iterations, tot.byTransport["tcp"], tot.byTransport["pipe"], tot.byTransport["h2"], tot.compressed,
-		tot.sent, tot.checked, tot.failures, len(tot.failedSeeds), tot.longestCall.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		tot.sent, tot.checked, tot.failures, len(tot.failedSeeds), tot.longestCall.Round(time.Millisecond), tot.longestWhat, time.Since(start).Round(time.Millisecond))
 	if len(tot.failedSeeds) > 0 {
 		t.Errorf("stress: failing seeds %v; run one alone with -stress.seed=SEED -stress.time=1ns", tot.failedSeeds)
 	}
@@ -180,6 +180,7 @@ type stressTotals struct {
 	failures    int64
 	failedSeeds []int64
 	longestCall time.Duration
+	longestWhat string // the call, and its iteration's seed
 }
 
 func (tot *stressTotals) add(it *stressIteration) {
@@ -194,7 +195,10 @@ func (tot *stressTotals) add(it *stressIteration) {
 	tot.sent += it.sent
 	tot.checked += it.checked
 	tot.failures += int64(it.failures)
-	tot.longestCall = max(tot.longestCall, time.Duration(it.longestCall.Load()))
+	if it.longestCall > tot.longestCall {
+		tot.longestCall = it.longestCall
+		tot.longestWhat = fmt.Sprintf("%s, seed %d", it.longestWhat, it.seed)
+	}
 }
 
 // stressConfig is what an iteration's seed chooses before it starts.
@@ -307,8 +311,10 @@ type stressIteration struct {
 	// watchdog's stall bound.
 	progress atomic.Int64
 	// longestCall is the longest a worker's call took while nothing had
-	// disturbed the connection, in nanoseconds.
-	longestCall atomic.Int64
+	// disturbed the connection, and longestWhat the call.
+	longestMu   sync.Mutex
+	longestCall time.Duration
+	longestWhat string
 
 	bcastMu  sync.Mutex
 	bcast    map[uint32]*stressBcast // prepared messages sent by several goroutines, by sequence number
@@ -454,12 +460,11 @@ func (it *stressIteration) tookUndisturbed(op string, e *stressEnd, d time.Durat
 	if it.disturbed.Load() {
 		return
 	}
-	for {
-		longest := it.longestCall.Load()
-		if int64(d) <= longest || it.longestCall.CompareAndSwap(longest, int64(d)) {
-			break
-		}
+	it.longestMu.Lock()
+	if d > it.longestCall {
+		it.longestCall, it.longestWhat = d, op+" on the "+e.role
 	}
+	it.longestMu.Unlock()
 	if d > stressStallBound {
 		it.fail("%s on the %s took %v while the connection was open and undisturbed: a goroutine starved", op, e.role, d.Round(time.Millisecond))
 	}

@@ -93,7 +93,7 @@ type ConnOptions struct {
 
 	// CoalesceWrites lets small data frames wait while the peer's next
 	// frame has already arrived, so that the answers to pipelined messages
-	// leave in one system call rather than one each (coalesce.go). Held
+	// leave in one system call rather than one each. Held
 	// frames go out as soon as the connection reads from the network
 	// again, with the next control frame, when the write buffer fills, or
 	// on Flush. It suits a connection read by a loop that answers what it

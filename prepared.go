@@ -42,8 +42,10 @@ func NewPreparedMessage(typ MessageType, p []byte) (*PreparedMessage, error) {
 // WritePrepared sends m as Write would send its payload. On a server
 // connection without permessage-deflate the frame built by
 // NewPreparedMessage goes out as it is, in one write system call, with
-// nothing copied or encoded; on other connections the message is encoded
-// for the connection (see the file comment).
+// nothing copied or encoded. On other connections the message is encoded
+// for the connection, as Write does: a client must mask every frame with a
+// key of its own (RFC 6455 §5.3), and with compression each connection
+// compresses against its own history (RFC 7692 §7.2.1).
 func (c *Conn) WritePrepared(ctx context.Context, m *PreparedMessage) error {
 	if !c.isServer || c.deflate != nil {
 		return c.Write(ctx, m.typ, m.payload)

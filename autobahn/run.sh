@@ -11,6 +11,10 @@
 #   CASES='1.*,5.*' autobahn/run.sh      # a selection, patterns as in the suite's spec files
 #   EXCLUDE='9.*' autobahn/run.sh
 #
+# While a role runs, the runner shows its progress: on a terminal one line
+# rewritten in place (case n of N, section, elapsed time, time left), in a
+# log (CI) a line per section and at least every 20 s.
+#
 # Reports: autobahn/report/server/index.html and autobahn/report/client/index.html.
 # Prints a per-section summary for each role and exits 1 when any selected
 # case falls short: behavior OK (INFORMATIONAL only for 7.1.6, 7.13.1 and
@@ -60,14 +64,14 @@ PIDS+=($!)
 for _ in $(seq 1 50); do grep -q READY "$BIN/testee-server.log" && break; sleep 0.1; done
 rm -rf "$REPORT/server"
 "$BIN/wstest" -m fuzzingclient -url "ws://127.0.0.1:$port" -agent wirecraft \
-  -outdir "$REPORT/server" -q -strict ${selection[@]+"${selection[@]}"} || status=1
+  -outdir "$REPORT/server" -strict ${selection[@]+"${selection[@]}"} || status=1
 
 echo
 echo "### client role: autobahn/testee/client runs the cases the runner serves"
 port=$(free_port)
 rm -rf "$REPORT/client"
-"$BIN/wstest" -m fuzzingserver -url "ws://127.0.0.1:$port" -outdir "$REPORT/client" \
-  -q -strict -exit-after-reports ${selection[@]+"${selection[@]}"} &
+"$BIN/wstest" -m fuzzingserver -listen "127.0.0.1:$port" -outdir "$REPORT/client" \
+  -strict -exit-after-reports ${selection[@]+"${selection[@]}"} &
 runner=$!
 PIDS+=($runner)
 sleep 0.3

@@ -2,7 +2,6 @@ package fuzzer
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"time"
@@ -21,8 +20,8 @@ type Target struct {
 
 // RunClient runs the cases against one testee server in order and returns
 // the results. A failed TCP connect ends the run for this server, like the
-// original. progress, if not nil, gets one line per case.
-func RunClient(t Target, cases []*Case, exclude func(agent, id string) bool, progress io.Writer) ([]*Result, error) {
+// original. progress, if not nil, is told about every case.
+func RunClient(t Target, cases []*Case, exclude func(agent, id string) bool, progress Reporter) ([]*Result, error) {
 	u, err := url.Parse(t.URL)
 	if err != nil {
 		return nil, err
@@ -37,6 +36,9 @@ func RunClient(t Target, cases []*Case, exclude func(agent, id string) bool, pro
 	agent := t.Agent
 	var results []*Result
 	for _, c := range cases {
+		if progress != nil {
+			progress.CaseStarted(c)
+		}
 		started := time.Now()
 		conn, err := net.DialTimeout("tcp", hostport, openHandshakeTimeout)
 		if err != nil {
@@ -81,7 +83,7 @@ func RunClient(t Target, cases []*Case, exclude func(agent, id string) bool, pro
 		}
 		results = append(results, r)
 		if progress != nil {
-			fmt.Fprintf(progress, "%-8s %-14s %-14s %5dms\n", c.ID, r.Behavior, r.BehaviorClose, r.Duration.Milliseconds())
+			progress.CaseDone(r)
 		}
 	}
 	return results, nil

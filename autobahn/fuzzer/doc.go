@@ -17,4 +17,5 @@
 //   - verdict.go: the behavior / behaviorClose rules (CASES §1.10)
 //   - report.go, html.go, summary.go: index.json, per-case files, index.html
 //   - handshake.go, client.go, server.go: the two roles (CASES §1.1–1.3)
+//   - progress.go, estimate.go: the progress display and its estimate of the time left
 package fuzzer

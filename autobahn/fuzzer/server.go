@@ -22,7 +22,7 @@ type Server struct {
 	Port     string  // the spec URL's port, which Host headers must name
 	OutDir   string
 	Exclude  func(agent, id string) bool
-	Progress io.Writer
+	Progress Reporter // told about every case, if not nil
 
 	// ShutdownOnComplete stops the server after the first /updateReports,
 	// as if every client asked with shutdownOnComplete=true.
@@ -148,7 +148,7 @@ func (srv *Server) handle(conn net.Conn) {
 		}
 		srv.waitIdle(10 * time.Second)
 		if err := WriteReports(srv.OutDir, srv.Results()); err != nil && srv.Progress != nil {
-			fmt.Fprintf(srv.Progress, "writing reports: %v\n", err)
+			srv.Progress.Notef("writing reports: %v", err)
 		}
 		srv.answer(conn, sr, "")
 		sd := strings.ToLower(q.Get("shutdownOnComplete"))
@@ -272,9 +272,17 @@ func (srv *Server) runCase(conn net.Conn, sr *serverRequest, n int, c *Case, age
 	srv.mu.Lock()
 	srv.active++
 	srv.mu.Unlock()
+	if srv.Progress != nil {
+		srv.Progress.CaseStarted(c)
+	}
 	s := newSession(c, conn, true, d, log)
 	s.run(sr.rest)
 	s.result(r)
+	// Told while the case still counts as active, so that the display is
+	// done with it before /updateReports can end the run.
+	if srv.Progress != nil {
+		srv.Progress.CaseDone(r)
+	}
 	srv.mu.Lock()
 	if srv.results[agent] == nil {
 		srv.results[agent] = map[string]*Result{}
@@ -284,7 +292,4 @@ func (srv *Server) runCase(conn net.Conn, sr *serverRequest, n int, c *Case, age
 	close(srv.notify)
 	srv.notify = make(chan struct{})
 	srv.mu.Unlock()
-	if srv.Progress != nil {
-		fmt.Fprintf(srv.Progress, "%-8s %-14s %-14s %5dms\n", c.ID, r.Behavior, r.BehaviorClose, r.Duration.Milliseconds())
-	}
 }

@@ -390,9 +390,9 @@ func startFixtureRun(t *testing.T, f faults, name string, sel []*fuzzer.Case) <-
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
-	var progress io.Writer
+	var progress fuzzer.Reporter
 	if testing.Verbose() && os.Getenv("FAULTY_PROGRESS") != "" {
-		progress = os.Stderr
+		progress = fuzzer.NewProgress(os.Stderr, fuzzer.ProgressCaseLines, sel)
 	}
 	done := make(chan runOutcome, 1)
 	go func() {

@@ -13,6 +13,10 @@ import (
 // case, and one details page per case. Plain html/template, no external
 // assets.
 
+// pageStyle is shared by both pages. Descriptions of 6.x carry invalid
+// UTF-8 payloads as hex strings of up to 126 characters without a space:
+// the index's description cells may break anywhere (overflow-wrap), or the
+// case table runs past a 1280-px window (1388 px wide for sections 1 and 6).
 const pageStyle = `<style>
 body{font-family:sans-serif;font-size:14px;margin:1.5em}
 table{border-collapse:collapse;margin-bottom:1.5em}
@@ -23,6 +27,7 @@ th{background:#eee}
 pre{margin:0;white-space:pre-wrap;word-break:break-all}
 td.n{text-align:right;font-variant-numeric:tabular-nums}td.z{color:#bbb}
 td.id{white-space:nowrap}tr.total td{font-weight:bold;border-top:2px solid #888}
+td.text{overflow-wrap:anywhere}
 .verdict{display:inline-block;padding:4px 12px;font-weight:bold;font-size:16px}
 .note{color:#555}
 </style>`
@@ -56,7 +61,7 @@ Sections 12/13 use generated stand-in datasets.</p>
 {{end}}{{with .Total}}<tr class="total"><td>total</td>{{template "num" .Cases}}{{template "num" .OK}}{{template "num" .NonStrict}}{{template "num" .Informational}}{{template "num" .Unimplemented}}{{template "sectionRow" .}}</tr>{{end}}
 </table>
 <table><tr><th>case</th><th>behavior</th><th>behaviorClose</th><th>close code</th><th>ms</th><th>description</th></tr>
-{{range .Rows}}<tr id="{{.ID}}"><td class="id"><a href="{{.HTML}}">{{.ID}}</a> <a href="{{.JSON}}">json</a></td><td class="{{cls .Behavior}}">{{.Behavior}}</td><td class="{{cls .BehaviorClose}}">{{.BehaviorClose}}</td><td class="n">{{.Code}}</td><td class="n">{{.Ms}}</td><td>{{.Description}}</td></tr>
+{{range .Rows}}<tr id="{{.ID}}"><td class="id"><a href="{{.HTML}}">{{.ID}}</a> <a href="{{.JSON}}">json</a></td><td class="{{cls .Behavior}}">{{.Behavior}}</td><td class="{{cls .BehaviorClose}}">{{.BehaviorClose}}</td><td class="n">{{.Code}}</td><td class="n">{{.Ms}}</td><td class="text">{{.Description}}</td></tr>
 {{end}}</table>
 {{end}}
 </body></html>`))

@@ -1,5 +1,6 @@
 # make test       unit tests, race detector, vet
 # make autobahn   the conformance suite in both roles (CASES=, EXCLUDE= narrow it)
+# make autobahn-thirdparty  the conformance runner against gorilla/websocket
 # make interop    against Node ws, Python websockets and headless Chromium
 # make interop-h2 WebSockets over HTTP/2 (RFC 8441) in headless Chromium
 # make fuzz       each fuzz target for FUZZTIME (60s)
@@ -38,6 +39,14 @@ test:
 
 autobahn:
 	CASES='$(CASES)' EXCLUDE='$(EXCLUDE)' ALLOW_UNIMPLEMENTED='$(ALLOW_UNIMPLEMENTED)' bash autobahn/run.sh
+
+# The runner against gorilla/websocket's echo server and Autobahn client
+# (../shared/interop/selftest), as another project would use it: sections
+# 1-7 and 10 unless CASES= says otherwise; reports in
+# autobahn/report/thirdparty/. Fails only when the runner could not run.
+.PHONY: autobahn-thirdparty
+autobahn-thirdparty:
+	CASES='$(CASES)' EXCLUDE='$(EXCLUDE)' bash autobahn/thirdparty.sh
 
 # The original suite (Docker image crossbario/autobahn-testsuite) in both roles
 # with autobahn/config/*.json; reports in autobahn/report/docker-{server,client}/.

@@ -68,7 +68,7 @@ func main() {
 	flag.DurationVar(&cfg.BroadcastEvery, "broadcast-every", cfg.BroadcastEvery, "interval between broadcasts")
 	flag.StringVar(&cfg.Broadcast, "broadcast", cfg.Broadcast, "how the server broadcasts: rooms (a rooms.Hub) or prepared (a PreparedMessage per broadcast)")
 	flag.IntVar(&cfg.MaxSize, "max-size", cfg.MaxSize, "largest echo message, in bytes")
-	flag.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "the rooms hub's write timeout, after which it closes a connection it cannot write to (0: rooms.DefaultWriteTimeout)")
+	flag.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "the rooms hub's write timeout, after which it closes a connection it cannot write to (0: rooms.DefaultWriteTimeout); the driver's writes wait this long too, or 30 s if that is longer")
 	flag.IntVar(&cfg.GoroutineSlack, "goroutine-slack", cfg.GoroutineSlack, "goroutines the server may have above its baseline after the close")
 	flag.Int64Var(&cfg.MemorySlack, "memory-slack", cfg.MemorySlack, "bytes of heap and stack in use the server may have above its baseline after the close")
 	flag.DurationVar(&cfg.Progress, "progress", cfg.Progress, "interval between progress lines while the load runs (0: none)")
@@ -475,7 +475,7 @@ func (cl *client) send(ctx context.Context, cfg config, t *tally, seed uint64) {
 		cl.mu.Unlock()
 		// A bound, so that a server that stopped reading shows as an
 		// error rather than a driver that never ends.
-		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		wctx, cancel := context.WithTimeout(context.Background(), max(30*time.Second, cfg.WriteTimeout))
 		err := cl.c.Write(wctx, websocket.MessageBinary, p)
 		cancel()
 		if err != nil {
@@ -904,8 +904,8 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "  connect %v, load %v, drain %v, close %v\n", r.connectTime.Round(time.Millisecond), r.loadTime.Round(time.Millisecond), r.drainTime.Round(time.Millisecond), r.closeTime.Round(time.Millisecond))
 	fmt.Fprintf(w, "  echo:       sent %d, received %d, lost %d (%s sent, %d–%d bytes each)\n",
 		r.echoSent, r.echoRecv, r.echoSent-r.echoRecv, mib(r.echoBytes), cfg.MinSize, cfg.MaxSize)
-	fmt.Fprintf(w, "  broadcast:  %d sent to %d connections = %d expected (server counted %d), received %d, lost %d\n",
-		r.broadcasts, r.dialed, r.bcastWant, r.serverDeliveries, r.bcastRecv, r.bcastWant-r.bcastRecv)
+	fmt.Fprintf(w, "  broadcast:  %d sent × %d connections = %d expected, received %d, lost %d (the server queued %d, to the connections it had at each broadcast)\n",
+		r.broadcasts, r.dialed, r.bcastWant, r.bcastRecv, r.bcastWant-r.bcastRecv, r.serverDeliveries)
 	fmt.Fprintf(w, "  closes with 1000: %d seen by the clients, %d by the server\n", r.normalCloses, r.serverNormal)
 	printErrors := func(name string, m map[string]int64) {
 		if total(m) == 0 {

@@ -1,0 +1,18 @@
+module github.com/wirecraft/websocket/redisfanout
+
+go 1.26.0
+
+// The package is built against the websocket module in this repository,
+// not a published version.
+replace github.com/wirecraft/websocket => ../
+
+require (
+	github.com/redis/go-redis/v9 v9.23.0
+	github.com/wirecraft/websocket v0.0.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)

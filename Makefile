@@ -135,3 +135,11 @@ SOAKTIME ?= 60s
 .PHONY: soak
 soak:
 	go run ./internal/soak -duration $(SOAKTIME)
+
+# make e2e-dashboard: the dashboard example's tests (examples/dashboard):
+# go test with 1,000 clients, go test -race with 200, then headless Chromium
+# (Debian's /usr/bin/chromium) with two pages and 1,000 Go clients against
+# the server; ends with "N passed, M failed" (examples/dashboard/e2e/run.sh).
+.PHONY: e2e-dashboard
+e2e-dashboard:
+	bash examples/dashboard/e2e/run.sh

@@ -5,10 +5,12 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"runtime/metrics"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -108,6 +110,15 @@ type dashboard struct {
 
 	seq  atomic.Uint64 // number of the last update sent
 	sent atomic.Uint64 // messages queued for clients so far, for MsgsPerSec
+
+	// serving counts the connections in serveConn, so that a shutdown can
+	// wait for their closing handshakes (see waitConns): websocket.Handler
+	// runs them on goroutines of their own, which http.Server.Shutdown
+	// does not wait for. closing, under mu, stops new ones from being
+	// counted once waitConns has begun, as sync.WaitGroup requires.
+	mu      sync.Mutex
+	closing bool
+	serving sync.WaitGroup
 }
 
 func newDashboard(opts options) *dashboard {
@@ -220,6 +231,11 @@ func userRoom(user string) string { return "user:" + user }
 // reads. The connection is closed when serveConn returns.
 func (d *dashboard) serveConn(ctx context.Context, c *websocket.Conn) {
 	user := ctx.Value(userKey{}).(string) // set by requireUser
+	if !d.enter() {
+		c.Close(websocket.StatusGoingAway, "shutting down")
+		return
+	}
+	defer d.serving.Done()
 	m, err := d.hub.Add(c, user)
 	if err != nil {
 		// The hub is closed: the server is shutting down.
@@ -237,6 +253,38 @@ func (d *dashboard) serveConn(ctx context.Context, c *websocket.Conn) {
 		if _, _, err := c.Read(ctx); err != nil {
 			return
 		}
+	}
+}
+
+// enter counts a connection in, unless the server is shutting down.
+func (d *dashboard) enter() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closing {
+		return false
+	}
+	d.serving.Add(1)
+	return true
+}
+
+// waitConns waits until every connection has ended, or ctx does. After a
+// shutdown has closed them with 1001, that is when their closing handshakes
+// are done: a program that exited sooner would cut them, and its clients
+// would see the connection lost (1006) instead of the server going away.
+func (d *dashboard) waitConns(ctx context.Context) error {
+	d.mu.Lock()
+	d.closing = true
+	d.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		d.serving.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("connections still closing: %w", ctx.Err())
 	}
 }
 

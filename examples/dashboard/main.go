@@ -108,16 +108,18 @@ func serve(ctx context.Context, ln net.Listener, d *dashboard) error {
 	select {
 	case err = <-serveErr: // the listener failed
 	case <-ctx.Done():
-		log.Printf("shutting down: closing %d connections with 1001 (going away)", d.hub.Stats().Members)
+		log.Printf("shutting down: %d WebSocket connections to close with 1001 (going away)", d.hub.Stats().Members)
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		// Shutdown closes the listener, and the package closes each
-		// WebSocket the server accepted with 1001 as Shutdown starts;
-		// Shutdown itself waits for plain HTTP requests only.
+		// WebSocket the server accepted with 1001 as Shutdown starts.
+		// Shutdown itself waits for plain HTTP requests only, so the
+		// WebSockets' closing handshakes are waited for next.
 		err = srv.Shutdown(shutdownCtx)
 		if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
 		}
+		err = errors.Join(err, d.waitConns(shutdownCtx))
 	}
 	stopPushing()
 	<-pushDone

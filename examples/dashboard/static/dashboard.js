@@ -93,17 +93,21 @@ function onNotify(n) {
   document.getElementById('no-notes').hidden = true;
 }
 
-// connect opens the WebSocket, and opens it again when it closes: at once
-// after an unexpected loss, then waiting longer each time it fails (up to
-// 10 s), so that a server that is down is not hammered by every page.
-let retryDelay = 0;
+// connect opens the WebSocket, and opens it again whenever it closes.
+// The wait before each new attempt doubles while attempts fail (1 s, 2 s,
+// … up to 30 s), and is drawn at random around that: when the server
+// restarts, its thousand pages then come back spread out instead of all in
+// the same instant.
+let failures = 0; // attempts in a row that did not connect
+let lastEnd = ''; // how the last live connection ended, for the status line
 function connect() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${scheme}://${location.host}/ws?user=${encodeURIComponent(user)}`);
-  const conn = { lastSeq: 0 };
+  const conn = { lastSeq: 0, opened: false };
   setState('connecting', 'connecting…');
   ws.onopen = () => {
-    retryDelay = 0;
+    conn.opened = true;
+    failures = 0;
     setState('open', 'live');
   };
   ws.onmessage = (ev) => {
@@ -112,12 +116,19 @@ function connect() {
     else if (m.type === 'notify') onNotify(m);
   };
   ws.onclose = (ev) => {
-    body.dataset.closeCode = ev.code;
-    // 1001 is what the server sends when it shuts down.
-    const why = ev.code === 1001 ? 'server going away (1001)' : `closed (${ev.code}${ev.reason ? ' ' + ev.reason : ''})`;
-    setState('closed', `${why}; reconnecting in ${Math.round(retryDelay / 1000)} s`);
-    setTimeout(connect, retryDelay);
-    retryDelay = Math.min(Math.max(retryDelay * 2, 1000), 10000);
+    if (conn.opened) {
+      // How the live connection ended. An attempt that never connected
+      // (1006) does not replace it: "server going away (1001)" stays in
+      // view while the server restarts.
+      body.dataset.closeCode = ev.code;
+      lastEnd = ev.code === 1001 ? 'server going away (1001)' : `closed (${ev.code}${ev.reason ? ': ' + ev.reason : ''})`;
+    } else {
+      failures++;
+    }
+    const delay = Math.min(1000 * 2 ** failures, 30000) * (0.5 + Math.random());
+    const why = conn.opened ? lastEnd : [lastEnd, 'server unreachable'].filter(Boolean).join(' · ');
+    setState('closed', `${why}; reconnecting in ${Math.ceil(delay / 1000)} s`);
+    setTimeout(connect, delay);
   };
 }
 

@@ -306,7 +306,11 @@ func (d *dashboard) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-ticker.C:
+		case <-ticker.C:
+			// The time of measuring, not the tick's: a tick read late
+			// carries the time it was due, which would make the
+			// interval look shorter than the one the counter covers.
+			now := time.Now()
 			metrics.Read(samples)
 			sent := d.sent.Load()
 			stats := d.hub.Stats()

@@ -143,3 +143,12 @@ soak:
 .PHONY: e2e-dashboard
 e2e-dashboard:
 	bash examples/dashboard/e2e/run.sh
+
+# make e2e-chat: the chat example's tests (examples/chat): go vet and
+# go test -race, then headless Chromium (Debian's /usr/bin/chromium) with
+# three pages against the server, killed and restarted mid-run, and two
+# instances linked through a redis-server that is restarted too; ends with
+# "N passed, M failed" (examples/chat/e2e/run.sh).
+.PHONY: e2e-chat
+e2e-chat:
+	bash examples/chat/e2e/run.sh

@@ -68,6 +68,7 @@ type clientEvent struct {
 //	{"type":"message","room":"lobby","from":"ann","text":"hi","id":"k3j9x","time":"..."}
 //	{"type":"typing","room":"lobby","from":"ann"}
 //	{"type":"presence","room":"lobby","users":["ann","bob"]}
+//	{"type":"presence","room":"lobby","users":["bob"],"partial":true}
 //	{"type":"history","room":"lobby","messages":[{"type":"message",...},...]}
 //	{"type":"ack","room":"lobby","id":"k3j9x"}
 //	{"type":"error","text":"...","id":"k3j9x"}
@@ -76,13 +77,16 @@ type clientEvent struct {
 // error with an id means it refused that message, and resending it will
 // not help.
 type serverEvent struct {
-	Type     string        `json:"type"`
-	Room     string        `json:"room,omitempty"`
-	From     string        `json:"from,omitempty"`
-	Text     string        `json:"text,omitempty"`
-	ID       string        `json:"id,omitempty"`
-	Time     time.Time     `json:"time,omitzero"`
-	Users    []string      `json:"users,omitempty"`
+	Type  string    `json:"type"`
+	Room  string    `json:"room,omitempty"`
+	From  string    `json:"from,omitempty"`
+	Text  string    `json:"text,omitempty"`
+	ID    string    `json:"id,omitempty"`
+	Time  time.Time `json:"time,omitzero"`
+	Users []string  `json:"users,omitempty"`
+	// Partial marks a presence list that holds only this instance's users:
+	// the other instances could not be asked (Redis is down).
+	Partial  bool          `json:"partial,omitempty"`
 	Messages []serverEvent `json:"messages,omitempty"`
 }
 
@@ -388,15 +392,19 @@ func (s *chatServer) sendPresence(room string) {
 	if err == rooms.ErrClosed {
 		return // shutting down
 	}
-	if err != nil {
-		// Presence holds what this instance knows; better that than nothing.
+	partial := err != nil
+	if partial {
+		// Presence holds the users of this instance. They are announced as
+		// such: a newcomer gets a list, and the page can say that it may
+		// be missing people. The full list follows when the link is back
+		// (OnLinkRestored).
 		s.opts.Logf("presence of %q: %v", room, err)
 	}
 	users := make([]string, 0, len(here))
 	for _, p := range here {
 		users = append(users, p.User) // sorted by the hub; a user with two tabs is listed once
 	}
-	err = s.hub.Broadcast(ctx, room, encode(serverEvent{Type: "presence", Room: room, Users: users}))
+	err = s.hub.Broadcast(ctx, room, encode(serverEvent{Type: "presence", Room: room, Users: users, Partial: partial}))
 	if err != nil && err != rooms.ErrClosed {
 		s.opts.Logf("presence of %q: %v", room, err)
 	}

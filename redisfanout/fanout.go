@@ -193,11 +193,8 @@ func (f *FanOut) Start(instance string, r rooms.Receiver) {
 // fails. A nil error means Redis took the message, not that any instance
 // got it.
 func (f *FanOut) Publish(ctx context.Context, msg []byte) error {
-	if err := f.downErr.Load(); err != nil {
-		return fmt.Errorf("%w: %w", ErrLinkDown, *err)
-	}
-	if f.isClosed() {
-		return ErrClosed
+	if err := f.usable(); err != nil {
+		return err
 	}
 	if err := f.client.Publish(ctx, f.channel, msg).Err(); err != nil {
 		return fmt.Errorf("redisfanout: publish: %w", err)
@@ -207,10 +204,12 @@ func (f *FanOut) Publish(ctx context.Context, msg []byte) error {
 
 // SetPresence records that this instance has conns connections of user in
 // room; 0 deletes the entry. It also marks the instance alive for
-// PresenceTTL, so that its entry is never older than its liveness.
+// PresenceTTL, so that its entry is never older than its liveness. While
+// the link is down it returns ErrLinkDown without trying: the hub writes
+// its presence again when the link is back.
 func (f *FanOut) SetPresence(ctx context.Context, room, user string, conns int) error {
-	if f.isClosed() {
-		return ErrClosed
+	if err := f.usable(); err != nil {
+		return err
 	}
 	err := setScript.Run(ctx, f.client,
 		[]string{f.roomKey(room), f.roomsKey(), f.aliveKey()},
@@ -226,10 +225,11 @@ func (f *FanOut) SetPresence(ctx context.Context, room, user string, conns int) 
 
 // Presence returns the connections each user has in room on the other
 // live instances. Entries of instances that are no longer alive are
-// ignored, and deleted on the way.
+// ignored, and deleted on the way. While the link is down it returns
+// ErrLinkDown without trying.
 func (f *FanOut) Presence(ctx context.Context, room string) (map[string]int, error) {
-	if f.isClosed() {
-		return nil, ErrClosed
+	if err := f.usable(); err != nil {
+		return nil, err
 	}
 	pairs, err := presenceScript.Run(ctx, f.client,
 		[]string{f.roomKey(room)}, f.keys+"instance:", f.instance).StringSlice()
@@ -466,6 +466,22 @@ func (f *FanOut) restored() {
 	if was == linkDown {
 		f.r.LinkRestored()
 	}
+}
+
+// usable returns ErrLinkDown, with the cause, while the link is down, and
+// ErrClosed once the FanOut is closed. The methods that talk to Redis
+// check it first: during an outage they fail at once instead of each
+// waiting for go-redis's dial attempts and retries, and nothing is lost by
+// it, since the hub writes its presence again when the link is back and
+// nothing is resent anyway.
+func (f *FanOut) usable() error {
+	if err := f.downErr.Load(); err != nil {
+		return fmt.Errorf("%w: %w", ErrLinkDown, *err)
+	}
+	if f.isClosed() {
+		return ErrClosed
+	}
+	return nil
 }
 
 func (f *FanOut) isClosed() bool {

@@ -292,26 +292,12 @@ func (c *Conn) failConnection(f *connFailure) {
 // deadline passes (RFC 6455 §1.4: after sending a close, an endpoint keeps
 // reading until the peer's close arrives). The caller holds readSem.
 func (c *Conn) drainUntilClose() {
-	if c.readErr != nil {
-		return
-	}
-	for {
-		var err error
-		if c.msgOpen || c.frameLeft > 0 {
-			err = c.discardMessage()
-		} else {
-			err = c.nextDataFrame()
-			c.msgOpen = true
-		}
-		if err != nil {
-			var ce *CloseError
-			if !errors.As(err, &ce) {
-				err = c.ioError(err)
-				c.closeTransport(err)
-			}
-			c.stopReading(err)
-			return
-		}
+	// nextMessage discards the message in progress and starts the next
+	// one (inflating it where the compression context carries over), and
+	// ends reading, through readFailed, when the peer's close arrives or
+	// anything fails.
+	for c.readErr == nil {
+		c.nextMessage()
 	}
 }
 

@@ -194,8 +194,7 @@ func (z *inflater) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if err := c.nextDataFrame(); err != nil {
-			z.srcErr = err
-			return 0, err
+			return 0, z.sourceFailed(err)
 		}
 	}
 	if int64(len(p)) > c.frameLeft {
@@ -203,9 +202,21 @@ func (z *inflater) Read(p []byte) (int, error) {
 	}
 	n, err := c.readPayload(p)
 	if err != nil {
-		z.srcErr = err
+		err = z.sourceFailed(err)
 	}
 	return n, err
+}
+
+// sourceFailed records why the compressed bytes stopped coming. The end of
+// the connection's stream is not the end of the message, which only
+// inflateTail marks: reported as io.EOF it would let flate, and then
+// Reader, take a message cut short for a whole one.
+func (z *inflater) sourceFailed(err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	z.srcErr = err
+	return err
 }
 
 // ReadByte is Read for one byte, with a fast path for a byte already in the

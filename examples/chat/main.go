@@ -43,8 +43,15 @@
 //
 // -redis ADDR links this instance to others through Redis (package
 // redisfanout): rooms, messages, typing and presence span all of them.
+//
+//	go run . -addr 127.0.0.1:8080 -redis 127.0.0.1:6379
+//	go run . -addr 127.0.0.1:8081 -redis 127.0.0.1:6379
+//
 // Delivery between instances is at most once: what is said while Redis is
-// down reaches only the clients on the same instance.
+// down reaches only the clients on the same instance, and presence lists
+// made meanwhile hold only that instance's users (the page says so). When
+// Redis is back, every instance records its presence again and sends its
+// rooms fresh lists.
 //
 // # HTTPS
 //
@@ -54,7 +61,10 @@
 // the server was started with GODEBUG=http2xconnect=1, and as an HTTP/1.1
 // upgrade otherwise.
 //
-// The server prints "READY http://ADDR/" once it listens.
+// The server prints "READY http://ADDR/" once it listens, then a link per
+// user. make e2e-chat, at the root of the repository, runs the tests: Go
+// tests of the protocol (chat_test.go) and a run in headless Chromium
+// (e2e/chat.e2e.js).
 package main
 
 import (
@@ -130,7 +140,9 @@ func main() {
 	// hub withdraws this instance's presence from the other instances.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	shutDown := make(chan struct{})
 	go func() {
+		defer close(shutDown)
 		<-stop
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -166,6 +178,9 @@ func main() {
 	if !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+	// Serve returns as soon as Shutdown begins; Shutdown itself goes on
+	// closing connections.
+	<-shutDown
 	if err := chat.Close(); err != nil {
 		log.Print(err)
 	}

@@ -197,6 +197,11 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 			<-c.done
 			return errClosed
 		}
+		if c.closedErr() != nil {
+			// Closed before this call could send anything: what closed
+			// it was reported to whoever was using it then.
+			return errClosed
+		}
 		c.closeTransport(errClosed)
 		return err
 	}

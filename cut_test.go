@@ -24,8 +24,8 @@ package websocket
 // connections (the proxy waits for both), and no goroutine may outlive
 // the case.
 //
-// go test -run TestCut runs a sample of the cut points: every third byte
-// for FIN, every ninth for RST, and the bytes around each frame boundary
+// go test -run TestCut runs a sample of the cut points: every fourth byte
+// for FIN, every twelfth for RST, and the bytes around each frame boundary
 // for both; -short a smaller one. go test -run TestCut -cut.all
 // runs every cut point, from 0 to the length of each direction, in both
 // directions and with both FIN and RST, with or without -short.
@@ -952,7 +952,7 @@ func TestCut(t *testing.T) {
 	// How much to run: a sample, every stride-th byte and those around
 	// each frame boundary, unless -cut.all. The sample keeps the test
 	// under a minute with the race detector on two busy cores.
-	finStride, rstStride := int64(3), int64(9)
+	finStride, rstStride := int64(4), int64(12)
 	if testing.Short() {
 		finStride, rstStride = 8, 24
 	}

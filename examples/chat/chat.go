@@ -236,9 +236,11 @@ func (sess *session) readLoop(ctx context.Context, c *websocket.Conn) error {
 			case <-c.Done():
 				return err // the connection has ended
 			default:
-				// Not JSON, or not an object: wsjson leaves the connection
-				// open, and the client hears why.
-				sess.fail("", "unreadable event: "+err.Error())
+				// Binary, not JSON, or not one JSON object: wsjson leaves the
+				// connection open, and the client hears why.
+				if sess.fail("", "unreadable event: "+err.Error()) == rooms.ErrClosed {
+					return err // the member has left: too slow, or the hub closed
+				}
 				continue
 			}
 		}
@@ -352,8 +354,8 @@ func (sess *session) in(room, id string) bool {
 }
 
 // fail tells the client that an event was refused.
-func (sess *session) fail(id, why string) {
-	sess.m.Send(encode(serverEvent{Type: "error", ID: id, Text: why}))
+func (sess *session) fail(id, why string) error {
+	return sess.m.Send(encode(serverEvent{Type: "error", ID: id, Text: why}))
 }
 
 // announcePresence sends the room's members, over every instance, to

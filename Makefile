@@ -152,3 +152,10 @@ e2e-dashboard:
 .PHONY: e2e-chat
 e2e-chat:
 	bash examples/chat/e2e/run.sh
+
+# make test-redis: the tests of redisfanout (a module of its own) against a
+# real redis-server, which they start themselves on loopback ports; they
+# fail without one (apt-get install redis-server).
+.PHONY: test-redis
+test-redis:
+	cd redisfanout && go test -race -count=1 ./...

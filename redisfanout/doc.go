@@ -27,7 +27,9 @@
 // answer within Options.PingInterval, since a connection cut without a
 // reset stays silent. The link then tries again every Options.RetryDelay,
 // and when Redis confirms the subscription it reports LinkRestored, once,
-// and the hub writes its presence again.
+// and the hub writes its presence again. While the link is down, Publish,
+// SetPresence and Presence return ErrLinkDown at once, without waiting for
+// go-redis's attempts to reach Redis.
 //
 // # Presence
 //
@@ -47,8 +49,9 @@
 // Presence(room) is one script on one hash: it sums the fields of live
 // instances other than the caller, and deletes those of dead ones. An
 // instance refreshes its keys' TTL (Options.PresenceTTL) every third of
-// it, so when it stops without Close (a crash, a kill) its entries are
-// ignored and cleared within PresenceTTL; a room hash that no live
-// instance refreshes expires whole. Close deletes the instance's entries
-// at once.
+// it, so when it stops without Close (a crash, a kill) its alive key
+// expires within PresenceTTL and from then on its entries count for
+// nothing: the next Presence of each room deletes them, and a room hash
+// that no live instance refreshes expires whole. Close deletes the
+// instance's entries at once.
 package redisfanout

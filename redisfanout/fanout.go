@@ -36,8 +36,8 @@ const closeTimeout = 5 * time.Second
 
 // Errors a FanOut returns.
 var (
-	// ErrLinkDown is returned by Publish while the link is down: the
-	// message is not sent, and not kept to be sent later.
+	// ErrLinkDown is returned by Publish, SetPresence and Presence while
+	// the link is down: nothing is sent, nor kept to be sent later.
 	ErrLinkDown = errors.New("redisfanout: link to Redis is down")
 	// ErrClosed is returned by a FanOut once Close has been called.
 	ErrClosed = errors.New("redisfanout: closed")

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wirecraft/websocket/bench/scale/srv"
@@ -101,6 +102,7 @@ type loadgen struct {
 	slowBuf  int
 	openers  int
 	timeout  time.Duration
+	snapshot bool
 
 	errs errorLog
 	na   atomic.Pointer[string]
@@ -120,6 +122,7 @@ func runLoadgen(args []string) {
 	fs.IntVar(&g.slowBuf, "slow-rcvbuf", 0, "broadcast: SO_RCVBUF of the slow clients (0: the kernel's default)")
 	fs.IntVar(&g.openers, "openers", 64, "connections opened in parallel (not storm)")
 	fs.DurationVar(&g.timeout, "timeout", 30*time.Second, "dial and handshake timeout")
+	fs.BoolVar(&g.snapshot, "snapshot", false, "send the server SIGUSR1 at the measurement (it then writes its heap profile)")
 	fs.Parse(args)
 	srv.RaiseNofile()
 
@@ -293,6 +296,15 @@ func (g *loadgen) warmup() {
 	time.Sleep(100 * time.Millisecond)
 }
 
+// snap asks the server for its heap profile, if -snapshot, and gives it
+// time to write it.
+func (g *loadgen) snap() {
+	if g.snapshot {
+		syscall.Kill(g.pid, syscall.SIGUSR1)
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // idle: server RSS before and after opening N idle connections.
 func (g *loadgen) idle(r *result) {
 	g.warmup()
@@ -319,6 +331,7 @@ func (g *loadgen) idle(r *result) {
 	if r.Open > 0 {
 		r.KiBPerConn = float64(after-before) / float64(r.Open)
 	}
+	g.snap()
 	g.probe(conns)
 }
 
@@ -455,6 +468,7 @@ func (g *loadgen) broadcast(r *result) {
 	}
 	cpu1, _ := cpuSeconds(g.pid)
 	measure.Store(false)
+	g.snap()
 	r.WallSec = time.Since(t0).Seconds()
 	r.CPUSec = cpu1 - cpu0
 	r.SlowClosed = int(slowGone.Load())
@@ -545,6 +559,7 @@ func (g *loadgen) storm(r *result) {
 		g.errs.add("proc", err)
 	}
 	r.HWMKiB = hwm
+	g.snap()
 }
 
 // active: N connections each send a 64-byte message every second, the
@@ -607,6 +622,7 @@ func (g *loadgen) active(r *result) {
 	}
 	wg.Wait()
 	cpu1, _ := cpuSeconds(g.pid)
+	g.snap()
 	r.WallSec = time.Since(t0).Seconds()
 	r.CPUSec = cpu1 - cpu0
 	var all []float64

@@ -130,7 +130,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 0, "broadcast and active window (default 30s, -quick 3s)")
 	flag.DurationVar(&o.writeTO, "write-timeout", 5*time.Second, "broadcast write timeout of the servers whose broadcast writes block")
 	flag.IntVar(&o.slowBuf, "slow-rcvbuf", 0, "SO_RCVBUF of the slow broadcast clients (0: the kernel's default)")
-	flag.StringVar(&o.profileDir, "profile-dir", "", "write a CPU and a heap profile of our server for every point into this directory")
+	flag.StringVar(&o.profileDir, "profile-dir", "", "write a CPU profile, a heap profile and the runtime's memory classes of every server run into this directory (NAME-POINT.*)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every run's raw result to this file")
 	flag.Parse()
 	o.servers = strings.Split(servers, ",")
@@ -269,9 +269,9 @@ func runPoint(o options, p point, name, self, tmp string) *run {
 		args = append(args, "-broadcast-every", o.interval.String(), "-broadcast-for", p.duration.String(),
 			"-write-timeout", o.writeTO.String())
 	}
-	if name == "ours" && o.profileDir != "" {
-		args = append(args, "-cpuprofile", filepath.Join(o.profileDir, "ours-"+p.key+".cpu.pprof"),
-			"-memprofile", filepath.Join(o.profileDir, "ours-"+p.key+".heap.pprof"))
+	if o.profileDir != "" {
+		args = append(args, "-cpuprofile", filepath.Join(o.profileDir, name+"-"+p.key+".cpu.pprof"),
+			"-memprofile", filepath.Join(o.profileDir, name+"-"+p.key+".heap.pprof"))
 	}
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -319,6 +319,9 @@ func runPoint(o options, p point, name, self, tmp string) *run {
 	}
 	if p.slowEach > 0 {
 		lgArgs = append(lgArgs, "-slow-each", fmt.Sprint(p.slowEach))
+	}
+	if o.profileDir != "" {
+		lgArgs = append(lgArgs, "-snapshot")
 	}
 	lg := exec.Command(self, lgArgs...)
 	var out strings.Builder

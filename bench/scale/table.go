@@ -19,6 +19,7 @@ type target struct {
 	absMax   float64  // ours at most this (0: none)
 	of       []string // the ratio is against these peers only (all must be beaten)
 	change   bool     // the row is a change in percent; absMax applies to it
+	info     bool     // context only: no ratio (higher is not worse)
 }
 
 type row struct {
@@ -81,16 +82,16 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 					mk(name+": p99 latency ms", target{}, func(x *result) float64 { return x.P99ms }),
 					mk(name+": max latency ms", target{}, func(x *result) float64 { return x.MaxMs }),
 					mk(name+": server µs/delivery", target{}, func(x *result) float64 { return x.CPUusPerMsg }),
-					mk(name+": messages sent", target{}, func(x *result) float64 { return float64(x.Sent) }))
-				continue
+					mk(name+": messages sent (more is better)", target{info: true}, func(x *result) float64 { return float64(x.Sent) }))
+				break
 			}
 			name += fmt.Sprintf(", 1 slow in %d", p.slowEach)
 			rows = append(rows,
 				mk(name+": others' p99 ms", target{}, func(x *result) float64 { return x.P99ms }),
-				mk(name+": slow clients dropped", target{}, func(x *result) float64 { return float64(x.SlowClosed) }))
+				mk(name+": slow clients dropped", target{info: true}, func(x *result) float64 { return float64(x.SlowClosed) }))
 			normal, ok := runs[strings.TrimSuffix(p.key, "-slow")]
 			if !ok {
-				continue
+				break
 			}
 			rw := mk(name+": p99 change vs normal %", target{text: "≤+10%", absMax: 10, change: true},
 				func(x *result) float64 { return x.P99ms })
@@ -169,6 +170,9 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 // judge returns the ratio cell and whether ours meets the target.
 func judge(rw row) (ratioCell, verdict string) {
 	ours, ok := rw.vals["ours"]
+	if rw.tgt.info {
+		return "-", "-"
+	}
 	if rw.tgt.change {
 		if !ok {
 			return "-", "?"

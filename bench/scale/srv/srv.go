@@ -19,8 +19,10 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -79,8 +81,11 @@ func RaiseNofile() (soft, hard uint64) {
 	return lim.Cur, lim.Max
 }
 
-// startProfile starts the CPU profile, and arranges for both profiles to
-// be written when the server is stopped with SIGINT or SIGTERM.
+// startProfile starts the CPU profile, written when the server is stopped
+// with SIGINT or SIGTERM. With memPath, SIGUSR1 writes a heap profile to
+// memPath and the runtime's memory classes to memPath.txt (the load
+// generator sends it at its measurement when asked to), and so does the
+// stop if no SIGUSR1 came.
 func startProfile(cpuPath, memPath string) {
 	if cpuPath == "" && memPath == "" {
 		return
@@ -95,6 +100,25 @@ func startProfile(cpuPath, memPath string) {
 			log.Fatal(err)
 		}
 	}
+	var snapped sync.Once
+	snapshot := func() {
+		if m, err := os.Create(memPath); err == nil {
+			// The heap as of the last GC: what the connections hold.
+			pprof.Lookup("heap").WriteTo(m, 0)
+			m.Close()
+		}
+		writeMemMetrics(memPath + ".txt")
+	}
+	if memPath != "" {
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		go func() {
+			for range usr1 {
+				snapped.Do(func() {})
+				snapshot()
+			}
+		}()
+	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
@@ -104,14 +128,32 @@ func startProfile(cpuPath, memPath string) {
 			f.Close()
 		}
 		if memPath != "" {
-			if m, err := os.Create(memPath); err == nil {
-				// The heap as of the last GC: what the connections hold.
-				pprof.Lookup("heap").WriteTo(m, 0)
-				m.Close()
-			}
+			snapped.Do(snapshot)
 		}
 		os.Exit(0)
 	}()
+}
+
+// writeMemMetrics writes the runtime's memory classes, where the process's
+// memory is beyond the heap profile: goroutine stacks, heap not in use,
+// runtime structures.
+func writeMemMetrics(path string) {
+	descs := metrics.All()
+	var samples []metrics.Sample
+	for _, d := range descs {
+		if strings.HasPrefix(d.Name, "/memory/classes/") || d.Name == "/sched/goroutines:goroutines" ||
+			d.Name == "/gc/stack/starting-size:bytes" || d.Name == "/gc/heap/live:bytes" {
+			samples = append(samples, metrics.Sample{Name: d.Name})
+		}
+	}
+	metrics.Read(samples)
+	var b strings.Builder
+	for _, s := range samples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			fmt.Fprintf(&b, "%-55s %d\n", s.Name, s.Value.Uint64())
+		}
+	}
+	os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // Ready prints the readiness line with the address the server listens on.

@@ -45,7 +45,7 @@ const TOKEN_FLAG = Object.entries(TOKENS).map(([u, t]) => `${u}:${t}`).join(',')
 // The page's reconnection delays (index.html): attempt n waits between
 // half and all of min(MAX, BASE * 2^n).
 const BASE_DELAY = 500, MAX_DELAY = 15000;
-const WAIT = 20000; // bounds each wait for the page to show something
+const WAIT = 30000; // bounds each wait for the page to show something
 
 const results = [];
 const processes = new Set(); // everything we started, to stop on exit
@@ -351,7 +351,9 @@ async function main() {
   const browser = await chromium.launch({
     executablePath: EXECUTABLE,
     headless: true,
-    timeout: WAIT,
+    // Starting Chromium takes seconds on a busy machine: a minute before
+    // calling it a failure.
+    timeout: 60000,
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });

@@ -150,6 +150,11 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 // To refuse a request before the upgrade (authentication, rate limits),
 // wrap the returned handler in ordinary middleware that answers with an
 // HTTP error instead of calling it.
+//
+// http.Server.Shutdown closes the connections (1001) but does not wait for
+// the serve functions to return: a server with work to do when a
+// connection ends counts them, for instance with a sync.WaitGroup, and
+// waits after Shutdown.
 func Handler(opts *AcceptOptions, serve func(ctx context.Context, c *Conn)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := Accept(w, r, opts)

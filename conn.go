@@ -27,9 +27,9 @@ type MessageType int
 const (
 	// MessageText is UTF-8 text; the package fails the connection (1007) on
 	// invalid UTF-8 from the peer.
-	MessageText MessageType = MessageType(opText)
+	MessageText MessageType = 1 // the opcode of a text frame, opText
 	// MessageBinary is arbitrary bytes.
-	MessageBinary MessageType = MessageType(opBinary)
+	MessageBinary MessageType = 2 // the opcode of a binary frame, opBinary
 )
 
 func (t MessageType) String() string {

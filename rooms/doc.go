@@ -68,9 +68,25 @@
 // written again when the link recovers. LocalBus links hubs within one
 // process.
 //
+// Presence is a question, not a stream of events: a server that shows its
+// clients who is in a room asks Hub.Presence after a member joins, and
+// after it has left (once <-Member.Done() when its connection ended), and
+// broadcasts the answer.
+//
+// To send JSON, encode it with json.Marshal and queue the bytes (Send,
+// Broadcast, SendToUser): the hub writes to the connection, so wsjson.Write
+// must not.
+//
 // # Shutdown
 //
 // A member leaves the hub when its connection ends, however it ends; its
 // goroutine ends with it. Hub.Close closes every member with 1001 (going
 // away), waits for their goroutines, and closes the fan-out.
+//
+// A graceful stop of a server: http.Server.Shutdown first (no new
+// connections; the package closes the open ones with 1001), then
+// Hub.Close, then wait for the functions serving connections to return.
+// Neither Shutdown nor Hub.Close waits for those: a server that has work
+// to do when a connection ends (a log line, presence) counts them with a
+// sync.WaitGroup.
 package rooms

@@ -105,10 +105,10 @@ type Stats struct {
 // Presence is one user's presence in a room.
 type Presence struct {
 	// User is the user's id, as given to Hub.Add.
-	User string
+	User string `json:"user"`
 	// Conns is how many of the user's connections are in the room, over
 	// every instance of the fan-out.
-	Conns int
+	Conns int `json:"conns"`
 }
 
 // A Hub holds members, the rooms they are in, and the queues their

@@ -10,6 +10,27 @@
 //
 // Read and Write follow the connection's rules: one goroutine at a time may
 // call Read, any number may call Write.
+//
+// A protocol of several kinds of message usually names the kind in a
+// "type" field and keeps the rest raw until the type is known:
+//
+//	var msg struct {
+//		Type string          `json:"type"`
+//		Data json.RawMessage `json:"data"`
+//	}
+//	if err := wsjson.Read(ctx, c, &msg); err != nil {
+//		return err
+//	}
+//	switch msg.Type {
+//	case "chat":
+//		var line chatLine
+//		err = json.Unmarshal(msg.Data, &line)
+//		...
+//	}
+//
+// A connection handed to a rooms.Hub is written by the hub alone: encode
+// with json.Marshal and give the bytes to Member.Send or Hub.Broadcast
+// (with Options.MessageType set to text) instead of calling Write.
 package wsjson
 
 import (

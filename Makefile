@@ -63,12 +63,14 @@ interop:
 interop-h2:
 	bash interop/h2/run.sh
 
-FUZZ_TARGETS = FuzzReadFrames FuzzServerHandshake FuzzUTF8Validator FuzzReadCompressed FuzzParseExtensions FuzzWindowedDeflater
+# package:target pairs
+FUZZ_TARGETS = .:FuzzReadFrames .:FuzzServerHandshake .:FuzzUTF8Validator .:FuzzReadCompressed .:FuzzParseExtensions ./internal/flatewin:FuzzCompressor
 
 fuzz:
-	@for target in $(FUZZ_TARGETS); do \
-		echo "### $$target"; \
-		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) . || exit 1; \
+	@for entry in $(FUZZ_TARGETS); do \
+		pkg=$${entry%%:*}; target=$${entry#*:}; \
+		echo "### $$pkg $$target"; \
+		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
 	done
 
 # make bench: the Go micro-benchmarks (benchstat-friendly: -count 6), the

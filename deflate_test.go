@@ -351,3 +351,23 @@ func TestInflaterHistory(t *testing.T) {
 		}
 	}
 }
+
+// A DEFLATE stream that ends (with a final block) before the frame's
+// payload does: the bytes after it are not read as frames of their own.
+func TestCompressedDataEndsEarly(t *testing.T) {
+	c, p := newPairDeflate(t, true, nil, &fullDeflate)
+	var b bytes.Buffer
+	fw, _ := flate.NewWriter(&b, flate.BestSpeed)
+	fw.Write([]byte("Hello"))
+	fw.Close() // ends with a final block
+	payload := append(b.Bytes(), p.frame(true, 0, opText, []byte("smuggled"))...)
+	go p.send(p.frame(true, rsv1Bit, opText, payload))
+	typ, msg, err := c.Read(bg)
+	if err == nil {
+		t.Fatalf("read %v %q; want the connection failed", typ, msg)
+	}
+	if !errors.Is(err, ErrProtocol) {
+		t.Fatalf("err = %v, want ErrProtocol", err)
+	}
+	p.expectClose(StatusProtocolError)
+}

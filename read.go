@@ -213,6 +213,13 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 	switch {
 	case err == io.EOF:
 		c.msgOpen = false
+		if c.frameLeft > 0 || c.inMessage {
+			// The DEFLATE data ended (a final block) before the
+			// message's payload did. The rest must not be read as the
+			// next frames: a frame hidden inside a compressed one
+			// would get past anything that inspects frames on the way.
+			return 0, c.readFailed(protocolErrorf("compressed data ends before the message does"))
+		}
 		if c.msgType == MessageText && !c.utf8.complete() {
 			return 0, c.readFailed(invalidUTF8Error("text message ends inside a character"))
 		}

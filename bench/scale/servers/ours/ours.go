@@ -13,7 +13,6 @@ package ours
 
 import (
 	"context"
-	"io"
 	"log"
 	"net"
 	"net/http"
@@ -78,14 +77,7 @@ func serve(c *websocket.Conn, cfg *srv.Config, conns *srv.Set[*websocket.Conn]) 
 		if err != nil {
 			return
 		}
-		w, err := c.Writer(ctx, typ)
-		if err != nil {
-			return
-		}
-		if _, err := io.Copy(w, r); err != nil {
-			return
-		}
-		if err := w.Close(); err != nil {
+		if _, err := c.WriteFrom(ctx, typ, r); err != nil {
 			return
 		}
 	}

@@ -21,19 +21,24 @@ import (
 // the masking key in its low byte. Masking is its own inverse, so Mask also
 // unmasks.
 //
-// It works on 8-byte words: the key is repeated into a 64-bit word and every
-// group of 8 payload bytes is loaded, XORed and stored once; the bytes after
-// the last whole word go one at a time. Because 8 is a multiple of the key's
-// 4 octets, every word meets the key in the same position, whatever the
-// word's address, so there is no head to peel off before the words start:
-// pure Go cannot see the address without unsafe, and on the targets that
-// matter (amd64, arm64) an unaligned 8-byte load or store costs the same as
-// an aligned one except across a cache line, which the measurements in
-// bench/mask_test.go show to be a small effect.
+// On amd64, payloads of 32 bytes or more are masked by vector assembly
+// (mask_amd64.go). Everything else, and everything with the purego build
+// tag or on other architectures, goes through 8-byte words: the key is
+// repeated into a 64-bit word and every group of 8 payload bytes is loaded,
+// XORed and stored once; the bytes after the last whole word go one at a
+// time. Because 8 is a multiple of the key's 4 octets, every word meets the
+// key in the same position, whatever the word's address, so there is no
+// head to peel off before the words start: pure Go cannot see the address
+// without unsafe, and on the targets that matter (amd64, arm64) an
+// unaligned 8-byte load or store costs the same as an aligned one except
+// across a cache line, which the measurements in bench/mask_test.go show
+// to be a small effect.
 func Mask(key uint32, b []byte) uint32 {
 	key64 := uint64(key)<<32 | uint64(key)
-	// With GOEXPERIMENT=simd on amd64, long runs go 32 bytes per
-	// instruction first (mask_vector.go); elsewhere this returns b as is.
+	// On amd64, payloads of 32 bytes or more go to vector assembly
+	// (mask_amd64.go), which leaves at most a few bytes for the loops
+	// below; with the purego build tag or on other architectures this
+	// returns b as is (mask_words.go).
 	b = maskVectors(key64, b)
 	// Eight words per iteration. The loop is bound by one store per word
 	// either way; unrolling removes the loop's own instructions (compare,

@@ -1,7 +1,7 @@
-//go:build !(goexperiment.simd && amd64)
+//go:build !amd64 || purego
 
 package wsmask
 
-// maskVectors has nothing to do where simd/archsimd is not available (see
-// mask_vector.go): b is masked word by word by Mask.
+// maskVectors has nothing to do without the assembly of mask_amd64.s (other
+// architectures, or the purego build tag): b is masked word by word by Mask.
 func maskVectors(key64 uint64, b []byte) []byte { return b }

@@ -70,26 +70,27 @@ func TestMaskLibsAgree(t *testing.T) {
 }
 
 func BenchmarkMask(b *testing.B) {
-	for _, lib := range maskLibs {
-		b.Run(lib.name, func(b *testing.B) {
-			for _, size := range maskSizes {
-				// Each size gets its own buffer, and the offsets count from
-				// a cache-line boundary found from the buffer's address, so
-				// that align=A means A bytes past an 8-byte (and 64-byte)
-				// boundary whatever the allocator returned.
-				buf := make([]byte, size+64+8)
-				base := alignedStart(buf)
-				for align := 0; align < 8; align++ {
-					p := buf[base+align : base+align+size]
-					b.Run(fmt.Sprintf("size=%d/align=%d", size, align), func(b *testing.B) {
-						b.SetBytes(int64(size))
-						for b.Loop() {
-							lib.fn(maskKey, p)
-						}
-					})
-				}
+	for _, size := range maskSizes {
+		// Each size gets its own buffer, and the offsets count from a
+		// cache-line boundary found from the buffer's address, so that
+		// align=A means A bytes past an 8-byte (and 64-byte) boundary
+		// whatever the allocator returned.
+		buf := make([]byte, size+64+8)
+		base := alignedStart(buf)
+		for align := 0; align < 8; align++ {
+			p := buf[base+align : base+align+size]
+			// The libraries run one after the other for each row, so that
+			// the figures peerratio divides are taken seconds apart, not
+			// minutes: on a shared machine the speed drifts in between.
+			for _, lib := range maskLibs {
+				b.Run(fmt.Sprintf("size=%d/align=%d/%s", size, align, lib.name), func(b *testing.B) {
+					b.SetBytes(int64(size))
+					for b.Loop() {
+						lib.fn(maskKey, p)
+					}
+				})
 			}
-		})
+		}
 	}
 }
 

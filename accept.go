@@ -123,10 +123,10 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if herr != nil {
 		return nil, herr
 	}
+	c.requestDone = r.Context().Done()
 	if watch != nil {
 		watch.add(c)
 	}
-	c.requestDone = r.Context().Done()
 	return c, nil
 }
 
@@ -162,8 +162,15 @@ func Handler(opts *AcceptOptions, serve func(ctx context.Context, c *Conn)) http
 			return // Accept has answered with an HTTP error
 		}
 		ctx := context.WithoutCancel(r.Context())
+		// The request's end says nothing about this connection's
+		// contexts any more: do not name it as a cause (contextEnded).
+		c.requestDone = nil
 		run := func() {
+			// A serve that returns has finished with the connection:
+			// end it with the closing handshake, which returns at once
+			// if the connection is closed already.
 			defer c.CloseNow()
+			defer c.Close(StatusNormalClosure, "")
 			serve(ctx, c)
 		}
 		if r.ProtoMajor == 1 {

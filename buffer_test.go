@@ -231,11 +231,6 @@ func TestReadDeadlineOnRawRead(t *testing.T) {
 	}
 }
 
-// An idle connection's goroutine, parked in Reader, fits in the smallest
-// goroutine stack (2 KiB) with room for the application's own frames above
-// Reader: 2 KiB rather than 4 is much of what an idle connection costs
-// once its buffers were given back.
-//
 // What an idle connection costs a server, as a user sees it: 1,000
 // connections over loopback TCP, each with a goroutine in an echo loop
 // waiting for the next message, measured as the growth of the Go heap and

@@ -151,22 +151,30 @@ func (c *Conn) tryFlushHeld() {
 		return
 	}
 	_ = c.flushHeldLocked() // a failure closed the connection; writers see it
-	c.frameSem.release()
+	c.releaseFrame()
 }
 
-// releaseFrame releases frameSem after a frame, and writes what is held if
-// the reader went to wait for the network meanwhile (see the file comment),
-// and the pongs the reader owes (ping.go).
+// releaseFrame is the only way frameSem is released. After a frame it
+// writes what is held if the reader went to wait for the network meanwhile
+// (see the file comment), and the pongs the reader owes (ping.go): whoever
+// holds frameSem last before the lock falls free looks for both, so
+// neither waits for a write that may never come.
 func (c *Conn) releaseFrame() {
 	for {
 		c.frameSem.release()
-		if c.hasHeld.Load() && !c.inputAhead.Load() {
-			c.tryFlushHeld()
-		}
-		if !c.pongOwed.Load() || !c.frameSem.tryAcquire() {
+		heldDue := c.hasHeld.Load() && !c.inputAhead.Load()
+		if !heldDue && !c.pongOwed.Load() {
 			return
 		}
-		c.writeOwedPongsLocked()
+		if !c.frameSem.tryAcquire() {
+			return // its holder, or the goroutine it was handed to, will look
+		}
+		if heldDue {
+			_ = c.flushHeldLocked() // a failure closed the connection; writers see it
+		}
+		if c.pongOwed.Load() {
+			c.writeOwedPongsLocked()
+		}
 	}
 }
 
@@ -178,7 +186,7 @@ func (c *Conn) Flush(ctx context.Context) error {
 	if err := c.acquire(ctx, &c.frameSem); err != nil {
 		return err
 	}
-	defer c.frameSem.release()
+	defer c.releaseFrame()
 	stop := c.watch(ctx)
 	defer stop()
 	return c.flushHeldLocked()

@@ -177,11 +177,11 @@ type Conn struct {
 	// Closing.
 	done       chan struct{} // closed once closing t has begun
 	doneOnce   sync.Once
-	closedMu   sync.Mutex    // guards closed
-	inputAhead atomic.Bool   // the read buffer holds bytes the caller has not read (coalesce.go)
-	closed     chan struct{} // see Done; nil until Done is called or t is closed
-	doneErr    error         // why t was closed; set before done is closed
-	watchedBy  *serverConns  // its server's open connections, if they are watched (see serverConns.add)
+	closedMu   sync.Mutex                  // guards closed
+	inputAhead atomic.Bool                 // the read buffer holds bytes the caller has not read (coalesce.go)
+	closed     chan struct{}               // see Done; nil until Done is called or t is closed
+	doneErr    error                       // why t was closed; set before done is closed
+	watchedBy  atomic.Pointer[serverConns] // its server's open connections, if they are watched (see serverConns.add)
 
 	// requestDone is the Done channel of the request Accept was given
 	// (nil on a client), to name the cause when a context derived from it
@@ -363,6 +363,10 @@ func (c *Conn) watch(ctx context.Context) (stop func() bool) {
 // handler that returned while the connection was still in use, and the
 // error says so rather than only "context canceled".
 func (c *Conn) contextEnded(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	if !errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("websocket: connection closed: %w", cause)
+	}
 	select {
 	case <-c.requestDone:
 		return fmt.Errorf("websocket: connection closed: %w: the context of the HTTP request that accepted the connection ended, because its handler returned (serve the connection inside the handler, or use Handler) or the client went away", context.Cause(ctx))

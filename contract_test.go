@@ -5,14 +5,18 @@
 package websocket
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -336,5 +340,99 @@ func TestConcurrentCloses(t *testing.T) {
 	}
 	if _, _, err := client.Read(bg); err == nil {
 		t.Fatal("read after Close succeeded")
+	}
+}
+
+// A message that stops after part of it went out cannot be followed by
+// another (RFC 6455 §5.4): the connection is closed instead.
+func TestAbandonedMessageClosesConnection(t *testing.T) {
+	c, peer := newPair(t, true, nil)
+	source := io.MultiReader(bytes.NewReader(make([]byte, 2<<20)), iotest.ErrReader(errors.New("source failed")))
+	if _, err := c.WriteFrom(bg, MessageBinary, source); err == nil {
+		t.Fatal("WriteFrom with a failing source succeeded")
+	}
+	if err := c.Write(bg, MessageText, []byte("next")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write after an abandoned message: %v, want the connection closed", err)
+	}
+	// The peer sees fragments of the binary message, never a new message
+	// among them.
+	peer.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		h, _, err := readFrameFrom(peer)
+		if err != nil {
+			break // the connection ended
+		}
+		if h.opcode == opText {
+			t.Fatal("a new message started inside the abandoned one")
+		}
+	}
+}
+
+// A pong owed while a writer holds the write side is sent even when that
+// writer hands the lock to a Flush rather than freeing it.
+func TestOwedPongAfterHandOffToFlush(t *testing.T) {
+	c, peer := newPair(t, true, nil)
+	if err := c.acquire(bg, &c.frameSem); err != nil {
+		t.Fatal(err)
+	}
+	peer.send(peer.frame(true, 0, opPing, []byte("p")))
+	go c.Read(bg)
+	waitFor(t, "the reader to owe the pong", func() bool { return c.pongOwed.Load() })
+	go c.Flush(bg)
+	waitFor(t, "Flush to wait for the lock", func() bool { return c.frameSem.state.Load() >= semWaiter })
+	c.releaseFrame() // hands the lock to Flush
+	h, p := peer.next()
+	if h.opcode != opPong || string(p) != "p" {
+		t.Fatalf("got opcode %v %q, want the owed pong", h.opcode, p)
+	}
+}
+
+// waitFor polls cond until it holds, failing after a generous bound.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for start := time.Now(); !cond(); runtime.Gosched() {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+	}
+}
+
+// readFrameFrom is rawPeer.next returning the error rather than failing:
+// for reading until the connection ends.
+func readFrameFrom(p *rawPeer) (frameHeader, []byte, error) {
+	var hdr []byte
+	for {
+		b, err := p.br.Peek(len(hdr) + 1)
+		if err != nil {
+			return frameHeader{}, nil, err
+		}
+		hdr = b
+		h, n, err := parseFrameHeader(hdr)
+		if err != nil {
+			return h, nil, err
+		}
+		if n > 0 {
+			p.br.Discard(n)
+			payload := make([]byte, h.length)
+			if _, err := io.ReadFull(p.br, payload); err != nil {
+				return h, nil, err
+			}
+			return h, payload, nil
+		}
+	}
+}
+
+// With no read limit, a frame header that announces an enormous length
+// is not allocated up front: the peer's word is not memory.
+func TestUnlimitedReadDoesNotTrustLength(t *testing.T) {
+	c, peer := newPair(t, true, &ConnOptions{ReadLimit: -1, CloseTimeout: time.Second})
+	h := frameHeader{fin: true, opcode: opBinary, masked: true, length: 1 << 62}
+	var hdr [maxFrameHeaderSize]byte
+	n := putFrameHeader(hdr[:], h)
+	peer.conn.Write(hdr[:n])
+	peer.conn.Write([]byte("a few bytes"))
+	peer.conn.Close()
+	if _, _, err := c.Read(bg); CloseStatus(err) != StatusAbnormalClosure {
+		t.Fatalf("err = %v, want 1006 once the peer leaves", err)
 	}
 }

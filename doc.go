@@ -253,7 +253,8 @@
 // close.go for status codes and the closing handshake (§5.5.1, §7),
 // ping.go for pings, pongs and keepalive (§5.5.2, §5.5.3), utf8.go for text
 // validation (§8.1), extensions.go and deflate.go for permessage-deflate
-// (RFC 7692), errors.go for how failures map to close codes. Around them:
+// (RFC 7692; the compressor is internal/flatewin), errors.go for how
+// failures map to close codes. Around them:
 // conn.go for the connection and its options, semaphore.go for its locks,
 // buffer.go and rawread_unix.go for the buffers lent to connections,
 // coalesce.go for CoalesceWrites, prepared.go for broadcasting,

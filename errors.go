@@ -25,6 +25,9 @@ var (
 	// ErrBadHandshake: the opening handshake failed. The error is a
 	// *HandshakeError with the details.
 	ErrBadHandshake = errors.New("websocket: bad handshake")
+	// ErrUnsupportedData: a message of a type the reader cannot take (close
+	// code 1003), such as text on a NetConn of binary messages.
+	ErrUnsupportedData = errors.New("websocket: unsupported data")
 	// ErrWriterClosed: a message writer returned by Conn.Writer was used
 	// after its Close. The call changed nothing: the message of another
 	// writer is never touched by a stale one.

@@ -165,3 +165,25 @@ func testH2Addresses(t *testing.T) {
 		t.Fatalf("remote %q, local %q; want the client and %s", got[0], got[1], srv.Listener.Addr())
 	}
 }
+
+// With Handler, the request's end is no cause: a read that times out says
+// it timed out.
+func TestHandlerTimeoutNotBlamedOnRequest(t *testing.T) {
+	ended := make(chan error, 1)
+	srv := httptest.NewServer(Handler(nil, func(ctx context.Context, c *Conn) {
+		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, _, err := c.Read(ctx)
+		ended <- err
+	}))
+	defer srv.Close()
+	c, _, err := Dial(bg, wsURL(srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	err = recvWithin(t, ended, 10*time.Second)
+	if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "handler returned") {
+		t.Fatalf("read past its deadline: %v, want context.DeadlineExceeded and no word of the handler", err)
+	}
+}

@@ -11,10 +11,12 @@ package websocket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 )
@@ -117,11 +119,11 @@ func (n *netConn) Read(p []byte) (int, error) {
 					n.eof = true
 					return 0, io.EOF
 				}
-				return 0, err
+				return 0, asNetError(err)
 			}
 			if typ != n.typ {
 				n.c.Close(StatusUnsupportedData, "unexpected message type")
-				return 0, errors.New("websocket: NetConn received a " + typ.String() + " message, wants " + n.typ.String())
+				return 0, fmt.Errorf("%w: NetConn received a %v message, wants %v", ErrUnsupportedData, typ, n.typ)
 			}
 			n.msg = r
 		}
@@ -133,16 +135,33 @@ func (n *netConn) Read(p []byte) (int, error) {
 			}
 			err = nil
 		}
-		return k, err
+		return k, asNetError(err)
 	}
 }
 
 func (n *netConn) Write(p []byte) (int, error) {
 	if err := n.c.Write(context.Background(), n.typ, p); err != nil {
-		return 0, err
+		return 0, asNetError(err)
 	}
 	return len(p), nil
 }
+
+// asNetError gives a deadline's error the Timeout method that users of a
+// net.Conn test for (net.Error), keeping the rest of its chain.
+func asNetError(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return timeoutError{err}
+	}
+	return err
+}
+
+// timeoutError is an error that passed a deadline.
+type timeoutError struct{ err error }
+
+func (e timeoutError) Error() string   { return e.err.Error() }
+func (e timeoutError) Unwrap() error   { return e.err }
+func (e timeoutError) Timeout() bool   { return true }
+func (e timeoutError) Temporary() bool { return true }
 
 func (n *netConn) Close() error { return n.c.Close(StatusNormalClosure, "") }
 

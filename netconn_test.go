@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -109,4 +110,14 @@ func TestCloseRead(t *testing.T) {
 		}
 		<-ctx.Done()
 	})
+}
+
+func TestNetConnTimeoutIsNetError(t *testing.T) {
+	_, client := acceptedPair(t)
+	nc := client.NetConn(MessageBinary)
+	nc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	_, err := nc.Read(make([]byte, 8))
+	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("read past the deadline: %v (%T), want a net.Error whose Timeout is true", err, err)
+	}
 }

@@ -39,10 +39,10 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 	// message comes, never past the read limit, so a message that inflates
 	// beyond the limit is stopped before the memory is taken.
 	var buf []byte
-	if c.frame.fin && !c.compressed {
+	limit := c.readLimit.Load()
+	if c.frame.fin && !c.compressed && (limit > 0 || c.frameLeft <= maxUnlimitedPrealloc) {
 		buf = make([]byte, 0, c.frameLeft)
 	}
-	limit := c.readLimit.Load()
 	for {
 		if len(buf) == cap(buf) {
 			// A full buffer may hold the whole message already: look before
@@ -68,6 +68,12 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 		}
 	}
 }
+
+// maxUnlimitedPrealloc is the most Read allocates up front for a frame
+// when there is no read limit: the announced length is the peer's word
+// (up to 2^63-1 bytes), and a larger message grows its buffer as the
+// bytes really arrive.
+const maxUnlimitedPrealloc = 1 << 20
 
 // Reader waits for the next data message and returns its type and an
 // io.Reader for its payload, which returns io.EOF at the end of the message.

@@ -24,8 +24,9 @@ import (
 // It is fair: while goroutines wait, a release hands the lock to one of
 // them rather than freeing it, so a goroutine that arrives meanwhile
 // queues behind them instead of overtaking, and the waiters get the lock
-// in the order they started waiting (the runtime wakes the receivers of a
-// channel first in, first out). A writer that waits for its turn is
+// roughly in the order they came: the runtime wakes the receivers of a
+// channel first in, first out, though a waiter that is counted but not yet
+// parked on the channel can be passed by one already parked. A writer that waits for its turn is
 // therefore overtaken at most once, however busy the other writers are
 // (TestSemaphoreWaiterNotStarved). The price is a goroutine switch per
 // hand-over under contention, which a whole message per turn amortizes;

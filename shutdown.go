@@ -75,20 +75,22 @@ func (set *serverConns) add(c *Conn) {
 		go c.Close(StatusGoingAway, "server shutting down")
 		return
 	}
-	if c.closedErr() != nil {
-		// Closed already: closeTransport has run forgetOnShutdown before
-		// the connection was in the set, and will not run it again.
-		return
-	}
+	// The connection may be closing on another goroutine right now (an
+	// HTTP/2 stream the client reset). Publishing the set first and then
+	// looking makes one of the two take it out: if forgetOnShutdown ran
+	// before the set was published, closedErr already says closed here.
+	c.watchedBy.Store(set)
 	set.conns[c] = struct{}{}
-	c.watchedBy = set
+	if c.closedErr() != nil {
+		delete(set.conns, c)
+	}
 }
 
 // forgetOnShutdown takes a closed connection out of its server's set.
 // closeTransport calls it once, after closedErr reports the connection
 // closed, so serverConns.add either sees that or has already added it.
 func (c *Conn) forgetOnShutdown() {
-	set := c.watchedBy
+	set := c.watchedBy.Load()
 	if set == nil {
 		return
 	}

@@ -9,7 +9,9 @@ package websocket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"sync/atomic"
 )
 
@@ -19,13 +21,16 @@ import (
 var errCloseSent = errors.New("websocket: close frame already sent")
 
 // Write sends p as one data message of type typ: in a single frame, or in
-// fragments of 1 MiB when p is larger, so that control
-// frames (a pong the reader owes, a ping, a close) never wait behind more
-// than one fragment. It waits while another goroutine is writing a message.
-// Text must be valid UTF-8: the peer will fail the connection otherwise.
+// fragments when p is larger than 1 MiB (or, compressed, than the write
+// buffer), so that control frames (a pong the reader owes, a ping, a
+// close) never wait behind more than one fragment. It waits while another
+// goroutine is writing a message. Text must be valid UTF-8: the peer will
+// fail the connection otherwise.
 //
 // If ctx ends while Write is blocked on the network, the connection is
-// closed; while it waits for another writer, Write just returns.
+// closed; while it waits for another writer, Write just returns, unless
+// part of the message is out already: a message cannot be left
+// unfinished, so then the connection is closed too.
 func (c *Conn) Write(ctx context.Context, typ MessageType, p []byte) error {
 	return c.writeMessage(ctx, typ, p, true)
 }
@@ -60,6 +65,9 @@ func (c *Conn) writeMessage(ctx context.Context, typ MessageType, p []byte, comp
 	for len(p) > maxFragmentSize {
 		if err := c.writeFrame(ctx, false, 0, op, p[:maxFragmentSize]); err != nil {
 			c.wbuf.release()
+			if op == opContinuation {
+				c.closeTransport(errMessageAbandoned) // see messageWriter.end
+			}
 			return err
 		}
 		p = p[maxFragmentSize:]
@@ -67,8 +75,16 @@ func (c *Conn) writeMessage(ctx context.Context, typ MessageType, p []byte, comp
 	}
 	err := c.writeFrame(ctx, true, 0, op, p)
 	c.wbuf.release() // if writeFrame took it: the next message may be far off
+	if err != nil && op == opContinuation {
+		c.closeTransport(errMessageAbandoned)
+	}
 	return err
 }
+
+// errMessageAbandoned is why a connection is closed when a message stops
+// after part of it was sent: a write failed or its context ended between
+// fragments, or a WriteFrom source failed.
+var errMessageAbandoned = fmt.Errorf("websocket: connection closed: a message stopped after part of it was sent, and no other message may follow it (RFC 6455 §5.4): %w", net.ErrClosed)
 
 // maxFragmentSize is the largest frame payload the package writes: 1 MiB.
 // A longer message goes out in fragments (RFC 6455 §5.4), and between two
@@ -83,7 +99,8 @@ const maxFragmentSize = 1 << 20
 // a Writer in one call, without the Writer: nothing is allocated, and the
 // bytes go from r's buffer to the wire without another copy when r is a
 // message Reader of this package, so an echo server costs one write
-// system call per message (up to 1 MiB).
+// system call per message (up to 1 MiB). If r fails after part of the
+// message is out, the connection is closed, as for Writer.
 func (c *Conn) WriteFrom(ctx context.Context, typ MessageType, r io.Reader) (int64, error) {
 	if typ != MessageText && typ != MessageBinary {
 		return 0, errors.New("websocket: WriteFrom needs MessageText or MessageBinary")
@@ -104,6 +121,10 @@ func (c *Conn) WriteFrom(ctx context.Context, typ MessageType, r io.Reader) (int
 // to it is buffered and sent in fragments as the buffer fills; Close sends
 // the final fragment and must be called before another message can be
 // written. Other writers wait until then; control frames do not.
+//
+// If ctx ends, or a write fails, after part of the message is out, the
+// connection is closed: another message may not start before this one
+// ends (RFC 6455 §5.4).
 //
 // The writer belongs to one message: once closed, its Write and Close
 // return ErrWriterClosed and change nothing, even while another goroutine
@@ -163,6 +184,7 @@ func (c *Conn) startMessage(ctx context.Context, typ MessageType, compress bool)
 	w.n = 0
 	w.count++
 	w.message.Store(w.count)
+	w.started, w.finished = false, false
 	w.compress = compress
 	return w
 }
@@ -184,6 +206,9 @@ type messageWriter struct {
 	// another goroutine's message starts or ends: hence the atomic.
 	count   uint64
 	message atomic.Uint64
+	// started: a fragment went out (or into the compressor); finished:
+	// the final one did. See end.
+	started, finished bool
 	// compress is whether the message is compressed: asked for when the
 	// message starts, settled by its first frame (a message that ends
 	// below the threshold before that goes out uncompressed).
@@ -337,7 +362,14 @@ func (w *messageWriter) Close() error {
 
 // end closes the writer, gives its buffers back and lets the next message
 // be written.
+//
+// A message that ends here after part of it went out cannot be finished
+// by the next one: RFC 6455 §5.4 does not let the fragments of two
+// messages interleave, so the connection is closed instead.
 func (w *messageWriter) end() {
+	if w.started && !w.finished {
+		w.c.closeTransport(errMessageAbandoned)
+	}
 	w.message.Store(0)
 	w.large.release()
 	w.c.wbuf.release()
@@ -365,13 +397,22 @@ func (w *messageWriter) flush(fin bool, p []byte) error {
 		if w.op != opContinuation {
 			rsv = rsv1Bit
 		}
+		// The compressor has taken p in whether or not the frame goes
+		// out: from here the message can only be finished, not dropped.
+		w.started = true
 		err = c.writeFrame(w.ctx, fin, rsv, w.op, c.deflate.compressChunk(p, fin))
 	case own:
 		err = c.writeFrameInPlace(w.ctx, fin, rsv, w.op, buf)
 	default:
 		err = c.writeFrame(w.ctx, fin, rsv, w.op, p)
 	}
-	w.op = opContinuation
+	if err == nil {
+		w.started = true
+		w.finished = fin
+	}
+	if w.started {
+		w.op = opContinuation
+	}
 	w.n = 0
 	return err
 }

@@ -10,8 +10,8 @@
 // it. Compressor serves every N and keeps its history across messages.
 //
 // It is a general DEFLATE encoder: nothing in it is WebSocket protocol.
-// Its output is checked against an independent decoder in the tests
-// (compressor_test.go), and compress/flate inflates it.
+// Its tests check every output with a decoder of their own, which also
+// enforces the window, and with compress/flate.
 package flatewin
 
 import (

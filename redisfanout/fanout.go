@@ -408,6 +408,16 @@ func (f *FanOut) maintain() {
 // entries: the receiver is told the link is restored, which makes the hub
 // write them all again.
 func (f *FanOut) refresh() {
+	f.linkMu.Lock()
+	down := f.state == linkDown
+	f.linkMu.Unlock()
+	if down {
+		// The hub writes all its presence when the link is back, which
+		// marks the instance alive again. Trying meanwhile would only add
+		// to go-redis's count of failed dials, which past the pool's size
+		// refuses every dial, for up to a second after Redis is back.
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.ttl/3)
 	defer cancel()
 	alive, err := refreshScript.Run(ctx, f.client,

@@ -110,7 +110,7 @@ wsbench:
 # report (which the test cannot see) is matched to the iteration before it;
 # the terminal gets everything but those lines, then the totals.
 stress:
-	status=0; \
+	@status=0; \
 	GODEBUG=$${GODEBUG:+$$GODEBUG,}http2xconnect=1 go test -race -count=1 -timeout 0 -run '^TestStress$$' -v . \
 		-stress.time=$(STRESSTIME) -stress.trace 2>&1 | tee stress.out | grep -v '^stress iteration ' || status=$$?; \
 	echo '=== stress totals'; \

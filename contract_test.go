@@ -436,3 +436,45 @@ func TestUnlimitedReadDoesNotTrustLength(t *testing.T) {
 		t.Fatalf("err = %v, want 1006 once the peer leaves", err)
 	}
 }
+
+// A Writer whose write failed between fragments never finishes its
+// message with a hole in it: Close fails too, and the connection is
+// closed, since part of the message is out.
+func TestWriterFailedFragmentIsNotFinished(t *testing.T) {
+	c, peer := newPair(t, true, &ConnOptions{WriteBufferSize: 600, CloseTimeout: time.Second})
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	w, err := c.Writer(ctx, MessageBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, 900)); err != nil { // the first 600 go out
+		t.Fatal(err)
+	}
+	// The next fragment waits for the write side, and its context ends.
+	if err := c.acquire(bg, &c.frameSem); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		waitFor(t, "the write to wait for the write side", func() bool { return c.frameSem.state.Load() >= semWaiter })
+		cancel()
+	}()
+	_, err = w.Write(make([]byte, 600))
+	c.releaseFrame()
+	if err == nil {
+		t.Fatal("the write that could not get the write side succeeded")
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("Close finished a message that lost a fragment")
+	}
+	peer.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		h, _, err := readFrameFrom(peer)
+		if err != nil {
+			return // the connection ended without the message's final frame
+		}
+		if h.fin && h.opcode == opContinuation {
+			t.Fatal("the message was finished with a hole in it")
+		}
+	}
+}

@@ -184,7 +184,7 @@ func (c *Conn) startMessage(ctx context.Context, typ MessageType, compress bool)
 	w.n = 0
 	w.count++
 	w.message.Store(w.count)
-	w.started, w.finished = false, false
+	w.started, w.finished, w.failed = false, false, nil
 	w.compress = compress
 	return w
 }
@@ -207,8 +207,10 @@ type messageWriter struct {
 	count   uint64
 	message atomic.Uint64
 	// started: a fragment went out (or into the compressor); finished:
-	// the final one did. See end.
+	// the final one did. See end. failed is the error of a fragment that
+	// could not be sent, which every later call returns.
 	started, finished bool
+	failed            error
 	// compress is whether the message is compressed: asked for when the
 	// message starts, settled by its first frame (a message that ends
 	// below the threshold before that goes out uncompressed).
@@ -231,6 +233,9 @@ func (w *messageWriter) room() []byte { return w.buffer()[maxFrameHeaderSize+w.n
 
 // Write adds p to the message, sending fragments as the buffer fills.
 func (w *messageWriter) Write(p []byte) (int, error) {
+	if w.failed != nil {
+		return 0, w.failed
+	}
 	c := w.c
 	written := 0
 	for len(p) > 0 {
@@ -279,6 +284,9 @@ const (
 // bytes.Reader): echoing a 64 KiB message costs one write system call. The
 // bytes read last stay buffered until Close sends the final fragment.
 func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.failed != nil {
+		return 0, w.failed
+	}
 	var total int64
 	for {
 		room := w.room()
@@ -355,6 +363,10 @@ func readerRemaining(r io.Reader) (int64, bool) {
 
 // Close sends the final fragment and lets the next message be written.
 func (w *messageWriter) Close() error {
+	if w.failed != nil {
+		w.end()
+		return w.failed
+	}
 	err := w.flush(true, nil)
 	w.end()
 	return err
@@ -409,6 +421,14 @@ func (w *messageWriter) flush(fin bool, p []byte) error {
 	if err == nil {
 		w.started = true
 		w.finished = fin
+	} else {
+		// The buffered bytes are gone with the frame: the message can
+		// never be whole, so it fails from now on, and if part of it is
+		// out, so does the connection (see end).
+		w.failed = err
+		if w.started {
+			c.closeTransport(errMessageAbandoned)
+		}
 	}
 	if w.started {
 		w.op = opContinuation

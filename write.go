@@ -363,9 +363,9 @@ func readerRemaining(r io.Reader) (int64, bool) {
 
 // Close sends the final fragment and lets the next message be written.
 func (w *messageWriter) Close() error {
-	if w.failed != nil {
-		w.end()
-		return w.failed
+	if err := w.failed; err != nil {
+		w.end() // from here the writer may be another message's
+		return err
 	}
 	err := w.flush(true, nil)
 	w.end()

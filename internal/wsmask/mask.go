@@ -21,7 +21,7 @@ import (
 // the masking key in its low byte. Masking is its own inverse, so Mask also
 // unmasks.
 //
-// On amd64, payloads of 32 bytes or more are masked by vector assembly
+// On amd64, payloads of 256 bytes or more are masked by vector assembly
 // (mask_amd64.go). Everything else, and everything with the purego build
 // tag or on other architectures, goes through 8-byte words: the key is
 // repeated into a 64-bit word and every group of 8 payload bytes is loaded,
@@ -35,7 +35,7 @@ import (
 // to be a small effect.
 func Mask(key uint32, b []byte) uint32 {
 	key64 := uint64(key)<<32 | uint64(key)
-	// On amd64, payloads of 32 bytes or more go to vector assembly
+	// On amd64, payloads of 256 bytes or more go to vector assembly
 	// (mask_amd64.go), which leaves at most a few bytes for the loops
 	// below; with the purego build tag or on other architectures this
 	// returns b as is (mask_words.go).

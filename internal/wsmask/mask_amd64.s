@@ -4,10 +4,11 @@
 
 // func maskAsm(key64 uint64, b []byte) int
 //
-// Masks the first n = len(b) &^ 3 bytes of b and returns n, or returns 0
-// without touching b when n < 32 (AVX2) or < 16 (SSE2: then it masks
-// len(b) &^ 15 bytes and returns that). Every returned length is a whole
-// number of key lengths, so Mask goes on with key64 as it was.
+// With AVX2, masks the first n = len(b) &^ 3 bytes of b and returns n, or
+// returns 0 without touching b when n < 64. With SSE2 only, masks the
+// first len(b) &^ 15 bytes and returns that. Either way the length
+// returned is a whole number of key lengths, so Mask goes on with key64 as
+// it was.
 TEXT ·maskAsm(SB), NOSPLIT, $0-40
 	MOVQ key64+0(FP), AX
 	MOVQ b_base+8(FP), DI
@@ -17,45 +18,21 @@ TEXT ·maskAsm(SB), NOSPLIT, $0-40
 	JEQ  sse2
 
 	ANDQ $~3, DX
-	CMPQ DX, $32
+	CMPQ DX, $64
 	JB   none
 	MOVQ DX, ret+32(FP)
 	VPBROADCASTQ X0, Y0 // the key, eight times over 32 bytes
-	CMPQ DX, $128
-	JA   long
 
-	// 32 to 128 bytes: four vectors at offsets 0, min(32, n-32),
-	// min(64, n-32) and n-32, which cover [0, n), overlapping when n < 128.
-	// All four are loaded before any is stored, so an overlapped byte is
-	// XORed from its original value by each vector that stores it, and all
-	// of them store the same result. Every offset is a multiple of 4, so
-	// each vector meets the key at its octet 0.
-	LEAQ    -32(DX), R8
-	MOVQ    $32, R9
-	CMPQ    R8, R9
-	CMOVQLT R8, R9
-	MOVQ    $64, R10
-	CMPQ    R8, R10
-	CMOVQLT R8, R10
-	VPXOR   (DI), Y0, Y1
-	VPXOR   (DI)(R9*1), Y0, Y2
-	VPXOR   (DI)(R10*1), Y0, Y3
-	VPXOR   (DI)(R8*1), Y0, Y4
-	VMOVDQU Y1, (DI)
-	VMOVDQU Y2, (DI)(R9*1)
-	VMOVDQU Y3, (DI)(R10*1)
-	VMOVDQU Y4, (DI)(R8*1)
-	VZEROUPPER
-	RET
-
-long:
-	// More than 128 bytes: the first and the last 32 bytes (head and tail)
-	// are loaded and masked first and stored last; in between, the body
-	// runs from the first 32-byte boundary after b's start, so that no
-	// store in it splits a cache line. The body covers [a, e) with
-	// 1 <= a <= 32 and n-32 < e <= n, so head, body and tail cover [0, n);
-	// where they overlap, head and tail store what the body stored, for
-	// the same reason as above.
+	// The first and the last 32 bytes (head and tail) are loaded and
+	// masked first and stored last. In between, the body runs from the
+	// first 32-byte boundary after b's start, so that none of its stores
+	// splits a cache line (unaligned, measured at 1 MiB: 0.99 of the
+	// fastest peer's time; aligned: 0.75). The body covers [a, e) with
+	// 1 <= a <= 32 and n-32 < e <= n, so head, body and tail together
+	// cover [0, n). Where they overlap, a byte is masked twice, but each
+	// time from its original value, since head and tail were loaded before
+	// the body stored anything and the body loaded everything before head
+	// and tail are stored: both store the same result.
 	VPXOR (DI), Y0, Y1           // head
 	VPXOR -32(DI)(DX*1), Y0, Y2  // tail: n-32 is a multiple of 4
 

@@ -168,8 +168,8 @@ func Handler(opts *AcceptOptions, serve func(ctx context.Context, c *Conn)) http
 		run := func() {
 			// A serve that returns has finished with the connection:
 			// end it with the closing handshake, which returns at once
-			// if the connection is closed already.
-			defer c.CloseNow()
+			// if the connection is closed already, and in every case
+			// leaves the transport closed.
 			defer c.Close(StatusNormalClosure, "")
 			serve(ctx, c)
 		}

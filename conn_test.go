@@ -85,32 +85,17 @@ func (p *rawPeer) send(frames ...[]byte) {
 // next reads one frame, checking the masking rule of RFC 6455 §5.1.
 func (p *rawPeer) next() (frameHeader, []byte) {
 	p.t.Helper()
-	var hdr []byte
-	for {
-		b, err := p.br.Peek(len(hdr) + 1)
-		if err != nil {
-			p.t.Fatalf("peer read: %v (after %x)", err, hdr)
-		}
-		hdr = b
-		h, n, err := parseFrameHeader(hdr)
-		if err != nil {
-			p.t.Fatalf("bad header from the Conn: %v", err)
-		}
-		if n > 0 {
-			p.br.Discard(n)
-			if h.masked == p.client {
-				p.t.Fatalf("masking rule broken: masked=%v", h.masked)
-			}
-			payload := make([]byte, h.length)
-			if _, err := io.ReadFull(p.br, payload); err != nil {
-				p.t.Fatalf("peer read payload: %v", err)
-			}
-			if h.masked {
-				mask(h.maskKey, payload)
-			}
-			return h, payload
-		}
+	h, payload, err := readFrameFrom(p)
+	if err != nil {
+		p.t.Fatalf("peer read: %v", err)
 	}
+	if h.masked == p.client {
+		p.t.Fatalf("masking rule broken: masked=%v", h.masked)
+	}
+	if h.masked {
+		mask(h.maskKey, payload)
+	}
+	return h, payload
 }
 
 // expectClose reads frames until a close frame and checks its code.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -149,6 +150,30 @@ func BenchmarkWrite(b *testing.B) {
 }
 
 func BenchmarkWriter(b *testing.B) { benchmarkWrites(b, writeStreamed) }
+
+// BenchmarkConcurrentWrite has several goroutines write small messages
+// to one connection at once, the broadcast shape: what the writers'
+// lock costs when it is contended (each hand-over wakes a waiter).
+func BenchmarkConcurrentWrite(b *testing.B) {
+	for _, writers := range []int{2, 8} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			c := replayConn(true, 16)
+			payload := make([]byte, 16)
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			// RunParallel starts parallelism×GOMAXPROCS goroutines.
+			b.SetParallelism(max(1, writers/runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := c.Write(bg, MessageBinary, payload); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
 
 // benchmarkWrites measures write, one message per iteration, in both roles
 // and at both sizes.

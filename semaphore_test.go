@@ -58,8 +58,8 @@ func TestSemaphoreExcludesAndWakes(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("goroutines still waiting for a free lock (state %d)", s.state.Load())
 	}
-	if counter == 0 || s.wake.Load() == nil {
-		t.Fatalf("the lock was taken %d times, wake-up channel made: %v; the test needs both", counter, s.wake.Load() != nil)
+	if counter == 0 || s.queue.Load() == nil {
+		t.Fatalf("the lock was taken %d times, wake-up channel made: %v; the test needs both", counter, s.queue.Load() != nil)
 	}
 	if v := s.state.Load(); v != 0 {
 		t.Fatalf("state after all goroutines finished = %d, want 0 (free, no waiters)", v)
@@ -113,7 +113,7 @@ func TestSemaphoreHandsOver(t *testing.T) {
 		}
 		s.release()
 	}
-	if s.wake.Load() != nil {
+	if s.queue.Load() != nil {
 		t.Fatal("wake-up channel made without a waiter")
 	}
 

@@ -14,6 +14,7 @@ import (
 	"io"
 	"math/bits"
 	"sync"
+	"time"
 
 	"github.com/wirecraft/websocket/internal/flatewin"
 )
@@ -32,11 +33,22 @@ var inflateTail = [9]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 type deflateState struct {
 	cfg deflateConfig
 
-	// Sending. comp is kept between messages only with context takeover;
-	// without it, a compressor is borrowed from a pool for each message,
-	// so an idle connection holds none.
-	comp *flatewin.Compressor
-	zbuf []byte // the compressed bytes of the chunk being sent
+	// Sending. A compressor holds about 300 KiB for a 32 KiB window.
+	// Without context takeover it is borrowed from a pool for each message
+	// and given back at its end. With takeover it stays while messages
+	// keep coming, and goes back to the pool once none was sent for
+	// keepCompressor, leaving only sendHistory, the bytes the next message
+	// may refer back to (at most a window): hashing those again costs
+	// about as much as compressing 30 KiB (BenchmarkDeflateWrite's
+	// takeover rows, measured when every message paid it: 3-5 µs per
+	// 1 KiB message became 85-130 µs), too much for every message of a
+	// busy connection, and nothing for an idle one, which would otherwise
+	// keep the whole compressor (177 KiB per connection at the scale
+	// benchmark's idle deflate point).
+	comp        *flatewin.Compressor
+	sendHistory []byte
+	idleTimer   *time.Timer // armed at the end of each compressed message
+	zbuf        []byte      // the compressed bytes of the chunk being sent
 
 	in inflater
 }
@@ -54,6 +66,13 @@ func newDeflateState(cfg deflateConfig) *deflateState {
 func (d *deflateState) compressChunk(p []byte, final bool) []byte {
 	if d.comp == nil {
 		d.comp = getCompressor(d.cfg.sendWindowBits, d.cfg.level)
+		if d.cfg.sendTakeover {
+			// RFC 7692 §7.1.1: the message may refer back into the
+			// earlier ones. (Without takeover every message starts with
+			// an empty window, RFC 7692 §7.1.1.1: a compressor is Reset
+			// when it goes back to the pool.)
+			d.comp.ResetDict(d.sendHistory)
+		}
 	}
 	d.zbuf = d.comp.Compress(d.zbuf[:0], p)
 	if final {
@@ -61,18 +80,60 @@ func (d *deflateState) compressChunk(p []byte, final bool) []byte {
 		// 0xff) from the tail end."
 		d.zbuf = d.zbuf[:len(d.zbuf)-len(deflateTail)]
 		if !d.cfg.sendTakeover {
-			// RFC 7692 §7.1.1.1: without context takeover every message
-			// starts with an empty window.
-			putCompressor(d.comp, d.cfg.sendWindowBits, d.cfg.level)
-			d.comp = nil
+			d.putCompressor()
+		} else if d.idleTimer == nil {
+			c := d.in.c
+			d.idleTimer = time.AfterFunc(keepCompressor, c.releaseIdleCompressor)
+		} else {
+			d.idleTimer.Reset(keepCompressor)
 		}
 	}
 	return d.zbuf
 }
 
-// Compressors without context takeover go back to a pool after each
-// message, one pool per window size and level. The compressor is
-// flatewin's, not compress/flate's: see that package for why.
+// keepCompressor is how long a context takeover connection keeps its
+// compressor after a message. A connection that sends less often than
+// this pays for hashing its history again once per message: at most
+// about 0.1 ms of CPU a second.
+const keepCompressor = time.Second
+
+// releaseIdleCompressor runs keepCompressor after a compressed message:
+// if no message is being written, the compressor goes back to the pool
+// and only its history stays.
+func (c *Conn) releaseIdleCompressor() {
+	if !c.msgSem.tryAcquire() {
+		select {
+		case <-c.done:
+		default:
+			// A message is being written. If it is compressed its end
+			// arms the timer again, but it may not be.
+			c.deflate.idleTimer.Reset(keepCompressor)
+		}
+		return
+	}
+	defer c.msgSem.release()
+	d := c.deflate
+	if d.comp == nil {
+		return
+	}
+	select {
+	case <-c.done:
+		d.sendHistory = nil // no next message
+	default:
+		d.sendHistory = append(d.sendHistory[:0], d.comp.History()...)
+	}
+	d.putCompressor()
+}
+
+// putCompressor gives the compressor back to its pool.
+func (d *deflateState) putCompressor() {
+	putCompressor(d.comp, d.cfg.sendWindowBits, d.cfg.level)
+	d.comp = nil
+}
+
+// Compressors go back to a pool after each message, one pool per window
+// size and level. The compressor is flatewin's, not compress/flate's: see
+// that package for why.
 var compressorPools [16][10]sync.Pool
 
 func getCompressor(windowBits, level int) *flatewin.Compressor {

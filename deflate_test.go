@@ -208,6 +208,50 @@ func TestWriteContextTakeover(t *testing.T) {
 	}
 }
 
+// A context takeover connection that stops sending gives its compressor
+// back to the pool and keeps only the history: the messages after that
+// still refer back into the earlier ones, and decode as one stream.
+func TestIdleCompressorReleased(t *testing.T) {
+	msg := []byte(`{"user":"ada","text":"the same JSON message, sent after a pause","room":"lobby"}`)
+	c, p := newPairDeflate(t, true, nil, &fullDeflate)
+	p.client = true
+	holdsCompressor := func() bool {
+		if !c.msgSem.tryAcquire() {
+			return true // a message is being written
+		}
+		defer c.msgSem.release()
+		return c.deflate.comp != nil
+	}
+	var stream bytes.Buffer
+	fr := flate.NewReader(&stream)
+	var sizes []int
+	for i := range 3 {
+		errc := make(chan error, 1)
+		go func() { errc <- c.Write(bg, MessageText, msg) }()
+		_, payload := p.next()
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(payload))
+		stream.Write(payload)
+		stream.Write(deflateTail[:])
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(fr, got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("message %d inflated to %q, %v", i, got, err)
+		}
+		if !holdsCompressor() {
+			t.Fatalf("message %d: the compressor was released at once", i)
+		}
+		waitFor(t, "the idle compressor to go back to the pool", func() bool { return !holdsCompressor() })
+		if h := c.deflate.sendHistory; !bytes.HasSuffix(bytes.Repeat(msg, i+1), h) || len(h) != (i+1)*len(msg) {
+			t.Fatalf("message %d: kept %d bytes of history, want the %d sent", i, len(h), (i+1)*len(msg))
+		}
+	}
+	if sizes[1] >= sizes[0]/2 || sizes[2] >= sizes[0]/2 {
+		t.Errorf("compressed sizes %v: after a release, want the repeats much smaller (takeover kept)", sizes)
+	}
+}
+
 // Every combination of parameters, through Accept and Dial: both sides
 // must agree, and every message must come back intact.
 func TestDeflateRoundTrips(t *testing.T) {

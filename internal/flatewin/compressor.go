@@ -180,6 +180,46 @@ func (d *Compressor) Reset() {
 	d.hashed = d.end
 }
 
+// History returns the bytes the next message's matches may refer back
+// to: the last window bytes compressed since the last reset. The slice is
+// the compressor's own, valid until its next call.
+func (d *Compressor) History() []byte {
+	return d.buf[max(d.low, d.end-d.window):d.end]
+}
+
+// ResetDict forgets the history, as Reset does, and takes dict as the new
+// one: the next message is compressed as if the last len(dict) bytes
+// compressed had been dict (of which only the last window bytes count).
+//
+// With History, it lets a connection keep only its history between
+// messages and borrow a compressor for each one, as gws does: the price is
+// hashing the history again, at the start of the next message.
+func (d *Compressor) ResetDict(dict []byte) {
+	dict = dict[max(0, len(dict)-d.window):]
+	if d.end+len(dict) > len(d.buf) {
+		d.clear()
+	}
+	copy(d.buf[d.end:], dict)
+	// The bytes already in buf, and the chains through them, are below
+	// low, where no match may start; the dictionary's positions are
+	// hashed by the next search, as hashed is where they begin.
+	d.low = d.end
+	d.hashed = d.end
+	d.end += len(dict)
+	d.pos = d.end
+	d.blockStart = d.end
+	d.nextPos = -1
+}
+
+// clear empties buf, and the hash heads, which point into it.
+func (d *Compressor) clear() {
+	d.end, d.pos, d.low, d.hashed, d.blockStart = 0, 0, 0, 0, 0
+	d.nextPos = -1
+	for i := range d.head {
+		d.head[i] = -1
+	}
+}
+
 // Compress appends to dst the DEFLATE blocks for msg, ending with a
 // sync flush: an empty stored block whose last four bytes are
 // 00 00 ff ff, which permessage-deflate removes before framing

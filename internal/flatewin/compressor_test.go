@@ -281,21 +281,41 @@ func (f *checkingInflater) decode(h *testHuffman) (int, error) {
 	return 0, errors.New("invalid Huffman code")
 }
 
-// checkCompressor compresses msgs in order, resetting between
-// messages when reset is set, and checks each message's output with
+// between says what happens to the compressor between two messages.
+type between int
+
+const (
+	keep     between = iota // nothing: context takeover
+	reset                   // Reset: no context takeover
+	handOver                // History into another compressor's ResetDict: takeover, as a connection does it
+)
+
+// checkCompressor compresses msgs in order, doing what between says
+// between messages, and checks each message's output with
 // checkingInflater and with compress/flate: one reader for the whole
 // stream with context takeover, a fresh reader per message otherwise.
-func checkCompressor(t testing.TB, windowBits, level int, msgs [][]byte, reset bool) (compressed int, inflater *checkingInflater) {
+func checkCompressor(t testing.TB, windowBits, level int, msgs [][]byte, between between) (compressed int, inflater *checkingInflater) {
 	t.Helper()
 	d := NewCompressor(windowBits, level)
+	// The compressor handed over to has compressed other data before,
+	// as one from a pool has.
+	spare := NewCompressor(windowBits, level)
+	spare.Compress(nil, testText(3*(1<<windowBits)/2, 99))
 	check := &checkingInflater{window: 1 << windowBits}
 	var stream bytes.Buffer
 	fr := flate.NewReader(&stream)
 	var out []byte
 	for i, msg := range msgs {
-		if reset && i > 0 {
-			d.Reset()
-			check.reset()
+		if i > 0 {
+			switch between {
+			case reset:
+				d.Reset()
+				check.reset()
+			case handOver:
+				history := bytes.Clone(d.History())
+				spare.ResetDict(history)
+				d, spare = spare, d
+			}
 		}
 		out = d.Compress(out[:0], msg)
 		compressed += len(out)
@@ -306,7 +326,7 @@ func checkCompressor(t testing.TB, windowBits, level int, msgs [][]byte, reset b
 		if !bytes.Equal(got, msg) {
 			t.Fatalf("windowBits %d level %d message %d: decoded %d bytes differ from the %d sent", windowBits, level, i, len(got), len(msg))
 		}
-		if reset {
+		if between == reset {
 			stream.Reset()
 			fr.(flate.Resetter).Reset(&stream, nil)
 		}
@@ -437,10 +457,10 @@ func testMessages(huge bool) [][]byte {
 // not the inside of a message.
 func TestCompressorRoundTrip(t *testing.T) {
 	for wb := 8; wb <= 15; wb++ {
-		for _, reset := range []bool{false, true} {
-			t.Run(fmt.Sprintf("windowBits=%d/reset=%v", wb, reset), func(t *testing.T) {
+		for _, between := range []between{keep, reset, handOver} {
+			t.Run(fmt.Sprintf("windowBits=%d/between=%d", wb, between), func(t *testing.T) {
 				t.Parallel()
-				checkCompressor(t, wb, -1, testMessages(!reset), reset)
+				checkCompressor(t, wb, -1, testMessages(between != reset), between)
 			})
 		}
 	}
@@ -452,7 +472,7 @@ func TestCompressorLevels(t *testing.T) {
 		for level := 1; level <= 9; level++ {
 			t.Run(fmt.Sprintf("windowBits=%d/level=%d", wb, level), func(t *testing.T) {
 				t.Parallel()
-				checkCompressor(t, wb, level, msgs, false)
+				checkCompressor(t, wb, level, msgs, keep)
 			})
 		}
 	}
@@ -468,7 +488,7 @@ func TestCompressorFarthestMatch(t *testing.T) {
 			// The repeated block starts w (then w+1) bytes after the
 			// original, a distance just within (then beyond) reach.
 			msg := append(append(append([]byte{}, block...), make([]byte, gap)...), block...)
-			n, _ := checkCompressor(t, wb, 9, [][]byte{msg}, false)
+			n, _ := checkCompressor(t, wb, 9, [][]byte{msg}, keep)
 			if within := n < w+w/2; within != (gap == 0) {
 				t.Errorf("windowBits %d, repeat %d bytes back: %d compressed bytes for %d", wb, w+gap, n, len(msg))
 			}
@@ -481,11 +501,11 @@ func TestCompressorRatio(t *testing.T) {
 	repetitive := bytes.Repeat(sentence, 64*1024/len(sentence))
 	text := testText(64*1024, 21)
 	for wb := 8; wb <= 15; wb++ {
-		n, _ := checkCompressor(t, wb, -1, [][]byte{repetitive}, false)
+		n, _ := checkCompressor(t, wb, -1, [][]byte{repetitive}, keep)
 		if n*50 > len(repetitive) {
 			t.Errorf("windowBits %d: repetitive text %d -> %d bytes, want at least 50:1", wb, len(repetitive), n)
 		}
-		n, _ = checkCompressor(t, wb, -1, [][]byte{text}, false)
+		n, _ = checkCompressor(t, wb, -1, [][]byte{text}, keep)
 		if n*2 > len(text) {
 			t.Errorf("windowBits %d: text %d -> %d bytes, want at least 2:1", wb, len(text), n)
 		}
@@ -501,6 +521,15 @@ func TestCompressorContextTakeover(t *testing.T) {
 		d := NewCompressor(wb, -1)
 		first := len(d.Compress(nil, msg))
 		second := len(d.Compress(nil, msg))
+		if h := d.History(); !bytes.Equal(h, bytes.Repeat(msg, 2)[2*len(msg)-len(h):]) || len(h) != min(2*len(msg), 1<<wb) {
+			t.Errorf("windowBits %d: History is %d bytes, not the last %d compressed", wb, len(h), min(2*len(msg), 1<<wb))
+		}
+		other := NewCompressor(wb, -1)
+		other.Compress(nil, testText(5000, 3))
+		other.ResetDict(bytes.Clone(d.History()))
+		if handed := len(other.Compress(nil, msg)); handed*10 > first {
+			t.Errorf("windowBits %d: repeated message handed over %d bytes, first time %d, want a tenth", wb, handed, first)
+		}
 		d.Reset()
 		third := len(d.Compress(nil, msg))
 		if second*10 > first {
@@ -548,11 +577,11 @@ func TestCompressorAllocs(t *testing.T) {
 }
 
 func FuzzCompressor(f *testing.F) {
-	f.Add([]byte("hello hello hello hello"), uint8(0), uint8(6), uint16(5), false)
-	f.Add(bytes.Repeat([]byte("abcabcabd"), 100), uint8(1), uint8(9), uint16(0), true)
-	f.Add(testText(3000, 51), uint8(7), uint8(1), uint16(700), false)
-	f.Add(testRandom(600, 52), uint8(3), uint8(4), uint16(300), true)
-	f.Fuzz(func(t *testing.T, data []byte, wb, level uint8, split uint16, reset bool) {
+	f.Add([]byte("hello hello hello hello"), uint8(0), uint8(6), uint16(5), uint8(keep))
+	f.Add(bytes.Repeat([]byte("abcabcabd"), 100), uint8(1), uint8(9), uint16(0), uint8(reset))
+	f.Add(testText(3000, 51), uint8(7), uint8(1), uint16(700), uint8(handOver))
+	f.Add(testRandom(600, 52), uint8(3), uint8(4), uint16(300), uint8(reset))
+	f.Fuzz(func(t *testing.T, data []byte, wb, level uint8, split uint16, mode uint8) {
 		// Cut data into messages of split bytes (one message if 0), with
 		// an empty message after each so that sync flushes meet. At most
 		// 32 messages keep each run fast, which the fuzzer's minimization
@@ -567,7 +596,7 @@ func FuzzCompressor(f *testing.F) {
 			msgs = append(msgs, data[:n], nil)
 			data = data[n:]
 		}
-		checkCompressor(t, 8+int(wb%8), 1+int(level%9), msgs, reset)
+		checkCompressor(t, 8+int(wb%8), 1+int(level%9), msgs, between(mode%3))
 	})
 }
 
@@ -586,7 +615,7 @@ func TestCompressorBlockTypes(t *testing.T) {
 		{"random", testRandom(30_000, 63), 0},
 		{"short", []byte("a short message"), 1},
 	} {
-		_, check := checkCompressor(t, 15, -1, [][]byte{tc.msg}, false)
+		_, check := checkCompressor(t, 15, -1, [][]byte{tc.msg}, keep)
 		// One stored block is the sync flush.
 		got := check.blockTypes
 		got[0]--

@@ -35,26 +35,30 @@ type deflateState struct {
 
 	// Sending. A compressor holds about 300 KiB for a 32 KiB window.
 	// Without context takeover it is borrowed from a pool for each message
-	// and given back at its end. With takeover it stays while messages
-	// keep coming, and goes back to the pool once none was sent for
-	// keepCompressor, leaving only sendHistory, the bytes the next message
-	// may refer back to (at most a window): hashing those again costs
-	// about as much as compressing 30 KiB (BenchmarkDeflateWrite's
-	// takeover rows, measured when every message paid it: 3-5 µs per
-	// 1 KiB message became 85-130 µs), too much for every message of a
-	// busy connection, and nothing for an idle one, which would otherwise
-	// keep the whole compressor (177 KiB per connection at the scale
-	// benchmark's idle deflate point).
+	// and given back at its end. With takeover the connection keeps
+	// sendHistory, the bytes the next message may refer back to (at most a
+	// window), and borrows a compressor primed with them; it keeps the
+	// compressor only while it sends more often than once per keepFor
+	// (keepCompressor), and gives it back once it has sent nothing for that
+	// long. Priming costs about as much as compressing 30 KiB
+	// (BenchmarkDeflateWrite's takeover rows, measured when every message
+	// paid it: 3-5 µs per 1 KiB message became 85-130 µs), too much for
+	// every message of a busy connection, while keeping the compressor
+	// costs an idle connection its 300 KiB (177 KiB per connection at the
+	// scale benchmark's idle deflate point, where each connection sends
+	// one message).
 	comp        *flatewin.Compressor
 	sendHistory []byte
-	idleTimer   *time.Timer // armed at the end of each compressed message
+	keepFor     time.Duration
+	lastSent    time.Time   // when the last compressed message ended
+	idleTimer   *time.Timer // gives back the compressor of a connection gone quiet
 	zbuf        []byte      // the compressed bytes of the chunk being sent
 
 	in inflater
 }
 
 func newDeflateState(cfg deflateConfig) *deflateState {
-	d := &deflateState{cfg: cfg}
+	d := &deflateState{cfg: cfg, keepFor: keepCompressor}
 	d.in.takeover = cfg.receiveTakeover
 	d.in.window = 1 << cfg.receiveWindowBits
 	return d
@@ -81,25 +85,35 @@ func (d *deflateState) compressChunk(p []byte, final bool) []byte {
 		d.zbuf = d.zbuf[:len(d.zbuf)-len(deflateTail)]
 		if !d.cfg.sendTakeover {
 			d.putCompressor()
-		} else if d.idleTimer == nil {
-			c := d.in.c
-			d.idleTimer = time.AfterFunc(keepCompressor, c.releaseIdleCompressor)
-		} else {
-			d.idleTimer.Reset(keepCompressor)
+			return d.zbuf
+		}
+		now := time.Now()
+		busy := now.Sub(d.lastSent) < d.keepFor
+		d.lastSent = now
+		switch {
+		case !busy:
+			// The first message, or one after a pause: the next is
+			// likely far off too.
+			d.sendHistory = append(d.sendHistory[:0], d.comp.History()...)
+			d.putCompressor()
+		case d.idleTimer == nil:
+			d.idleTimer = time.AfterFunc(d.keepFor, d.in.c.releaseIdleCompressor)
+		default:
+			d.idleTimer.Reset(d.keepFor)
 		}
 	}
 	return d.zbuf
 }
 
 // keepCompressor is how long a context takeover connection keeps its
-// compressor after a message. A connection that sends less often than
-// this pays for hashing its history again once per message: at most
-// about 0.1 ms of CPU a second.
+// compressor after a message, if it sent the one before less than that
+// long ago. A connection that sends less often pays for priming a
+// compressor once per message: at most about 0.1 ms of CPU a second.
 const keepCompressor = time.Second
 
-// releaseIdleCompressor runs keepCompressor after a compressed message:
-// if no message is being written, the compressor goes back to the pool
-// and only its history stays.
+// releaseIdleCompressor runs keepFor after a compressed message that kept
+// the compressor: if no message is being written, the compressor goes back
+// to the pool and only its history stays.
 func (c *Conn) releaseIdleCompressor() {
 	if !c.msgSem.tryAcquire() {
 		select {
@@ -107,7 +121,7 @@ func (c *Conn) releaseIdleCompressor() {
 		default:
 			// A message is being written. If it is compressed its end
 			// arms the timer again, but it may not be.
-			c.deflate.idleTimer.Reset(keepCompressor)
+			c.deflate.idleTimer.Reset(c.deflate.keepFor)
 		}
 		return
 	}

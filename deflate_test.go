@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // deflateRaw compresses p as a permessage-deflate sender would: DEFLATE,
@@ -208,24 +209,28 @@ func TestWriteContextTakeover(t *testing.T) {
 	}
 }
 
-// A context takeover connection that stops sending gives its compressor
-// back to the pool and keeps only the history: the messages after that
-// still refer back into the earlier ones, and decode as one stream.
+// A context takeover connection keeps its compressor only while it sends
+// often, and otherwise keeps just the history: the messages sent with a
+// compressor primed from it still refer back into the earlier ones, and
+// the whole sequence decodes as one stream.
 func TestIdleCompressorReleased(t *testing.T) {
 	msg := []byte(`{"user":"ada","text":"the same JSON message, sent after a pause","room":"lobby"}`)
 	c, p := newPairDeflate(t, true, nil, &fullDeflate)
 	p.client = true
+	d := c.deflate
+	d.keepFor = time.Hour // every message below comes within the hour of the one before
 	holdsCompressor := func() bool {
 		if !c.msgSem.tryAcquire() {
 			return true // a message is being written
 		}
 		defer c.msgSem.release()
-		return c.deflate.comp != nil
+		return d.comp != nil
 	}
 	var stream bytes.Buffer
 	fr := flate.NewReader(&stream)
 	var sizes []int
-	for i := range 3 {
+	send := func() {
+		t.Helper()
 		errc := make(chan error, 1)
 		go func() { errc <- c.Write(bg, MessageText, msg) }()
 		_, payload := p.next()
@@ -237,18 +242,46 @@ func TestIdleCompressorReleased(t *testing.T) {
 		stream.Write(deflateTail[:])
 		got := make([]byte, len(msg))
 		if _, err := io.ReadFull(fr, got); err != nil || !bytes.Equal(got, msg) {
-			t.Fatalf("message %d inflated to %q, %v", i, got, err)
-		}
-		if !holdsCompressor() {
-			t.Fatalf("message %d: the compressor was released at once", i)
-		}
-		waitFor(t, "the idle compressor to go back to the pool", func() bool { return !holdsCompressor() })
-		if h := c.deflate.sendHistory; !bytes.HasSuffix(bytes.Repeat(msg, i+1), h) || len(h) != (i+1)*len(msg) {
-			t.Fatalf("message %d: kept %d bytes of history, want the %d sent", i, len(h), (i+1)*len(msg))
+			t.Fatalf("message %d inflated to %q, %v", len(sizes)-1, got, err)
 		}
 	}
-	if sizes[1] >= sizes[0]/2 || sizes[2] >= sizes[0]/2 {
-		t.Errorf("compressed sizes %v: after a release, want the repeats much smaller (takeover kept)", sizes)
+	checkReleased := func(what string) {
+		t.Helper()
+		if holdsCompressor() {
+			t.Fatalf("%s: the compressor was kept", what)
+		}
+		if n := len(sizes) * len(msg); len(d.sendHistory) != n || !bytes.HasSuffix(bytes.Repeat(msg, len(sizes)), d.sendHistory) {
+			t.Fatalf("%s: kept %d bytes of history, want the %d sent", what, len(d.sendHistory), n)
+		}
+	}
+
+	send()
+	checkReleased("after the first message")
+	send()
+	if !holdsCompressor() {
+		t.Fatal("a message soon after another: the compressor was not kept")
+	}
+	c.releaseIdleCompressor() // what the timer does after keepFor
+	checkReleased("after keepFor")
+	send()
+	// The timer itself, sooner. If it fires while holdsCompressor holds
+	// the lock, it puts itself off by keepFor, as it would for a message
+	// being written: set it again. Looking only every millisecond leaves
+	// it the lock most of the time.
+	waitFor(t, "the timer to give back the compressor", func() bool {
+		if holdsCompressor() {
+			d.idleTimer.Reset(time.Millisecond)
+			time.Sleep(time.Millisecond)
+			return false
+		}
+		return true
+	})
+	checkReleased("after the timer")
+	send()
+	for i, n := range sizes[1:] {
+		if n >= sizes[0]/2 {
+			t.Errorf("compressed sizes %v: message %d, primed from the history, is not much smaller than the first", sizes, i+1)
+		}
 	}
 }
 

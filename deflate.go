@@ -176,7 +176,7 @@ type inflater struct {
 	window   int
 	// history ends with the last window bytes of earlier compressed
 	// messages: all a takeover connection must keep between messages,
-	// since the flate reader itself goes back to the pool. It has
+	// since the flate reader itself goes back to the pool. It grows to
 	// historySlack bytes of room beyond the window, so that bytes are moved
 	// down once per few kilobytes of output rather than on every read.
 	history []byte
@@ -238,12 +238,21 @@ const historySlack = 4096
 
 // remember appends inflated bytes to the history.
 func (z *inflater) remember(out []byte) {
-	if z.history == nil {
-		z.history = make([]byte, 0, z.window+historySlack)
-	}
+	limit := z.window + historySlack
 	if len(out) >= z.window {
+		if cap(z.history) < z.window {
+			z.history = make([]byte, 0, limit)
+		}
 		z.history = append(z.history[:0], out[len(out)-z.window:]...)
 		return
+	}
+	if need := len(z.history) + len(out); need > cap(z.history) && cap(z.history) < limit {
+		// Grow by doubling up to the limit, rather than taking it all
+		// at once: a connection that has received a few small messages
+		// keeps a history their size, not 36 KiB.
+		grown := make([]byte, len(z.history), min(limit, max(need, 2*cap(z.history))))
+		copy(grown, z.history)
+		z.history = grown
 	}
 	if len(z.history)+len(out) > cap(z.history) {
 		// Full: move the bytes still needed to the front. Keeping

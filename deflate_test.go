@@ -403,6 +403,19 @@ func (c *countingTransport) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// A connection that has received little keeps a history of about that
+// size, not a whole window: an idle compressed connection costs memory for
+// what it was sent.
+func TestInflaterHistorySmall(t *testing.T) {
+	z := inflater{window: 32768}
+	for i := 0; i < 3; i++ {
+		z.remember(make([]byte, 1000))
+	}
+	if len(z.history) != 3000 || cap(z.history) > 4000 {
+		t.Fatalf("after 3000 bytes: history len %d cap %d, want 3000 and at most 4000", len(z.history), cap(z.history))
+	}
+}
+
 // The history a takeover connection keeps always ends with the last window
 // bytes of output, however the output is cut, and never grows past the
 // window and its slack.

@@ -51,8 +51,11 @@ type deflateState struct {
 	sendHistory []byte
 	keepFor     time.Duration
 	lastSent    time.Time   // when the last compressed message ended
-	idleTimer   *time.Timer // gives back the compressor of a connection gone quiet
-	zbuf        []byte      // the compressed bytes of the chunk being sent
+	idleTimer   *time.Timer // gives back the compressor and zbuf of a connection gone quiet
+	// zbuf holds the compressed bytes of the chunk being sent. It goes
+	// with the compressor: up to a fragment's worth of output, too much
+	// to keep on a connection that does not send.
+	zbuf []byte
 
 	in inflater
 }
@@ -79,41 +82,60 @@ func (d *deflateState) compressChunk(p []byte, final bool) []byte {
 		}
 	}
 	d.zbuf = d.comp.Compress(d.zbuf[:0], p)
-	if final {
-		// RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff
-		// 0xff) from the tail end."
-		d.zbuf = d.zbuf[:len(d.zbuf)-len(deflateTail)]
-		if !d.cfg.sendTakeover {
-			d.putCompressor()
-			return d.zbuf
-		}
-		now := time.Now()
-		busy := now.Sub(d.lastSent) < d.keepFor
-		d.lastSent = now
-		switch {
-		case !busy:
-			// The first message, or one after a pause: the next is
-			// likely far off too.
-			d.sendHistory = append(d.sendHistory[:0], d.comp.History()...)
-			d.putCompressor()
-		case d.idleTimer == nil:
+	out := d.zbuf
+	if !final {
+		return out
+	}
+	// RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff)
+	// from the tail end."
+	out = out[:len(out)-len(deflateTail)]
+	now := time.Now()
+	busy := now.Sub(d.lastSent) < d.keepFor
+	d.lastSent = now
+	switch {
+	case !busy:
+		// The first message, or one after a pause: the next is likely
+		// far off too. Keep nothing but the history; out stays valid
+		// for the caller, as zbuf lets go of it rather than reuse it.
+		d.releaseCompressor(true)
+	case !d.cfg.sendTakeover:
+		d.putCompressor() // the next message starts from nothing anyway
+		fallthrough
+	default:
+		if d.idleTimer == nil {
 			d.idleTimer = time.AfterFunc(d.keepFor, d.in.c.releaseIdleCompressor)
-		default:
+		} else {
 			d.idleTimer.Reset(d.keepFor)
 		}
 	}
-	return d.zbuf
+	return out
 }
 
-// keepCompressor is how long a context takeover connection keeps its
-// compressor after a message, if it sent the one before less than that
-// long ago. A connection that sends less often pays for priming a
-// compressor once per message: at most about 0.1 ms of CPU a second.
+// releaseCompressor gives back what a connection keeps only while it
+// sends: the compressor, keeping its history if the connection will send
+// again (withHistory), and the buffer of compressed bytes.
+func (d *deflateState) releaseCompressor(withHistory bool) {
+	if d.comp != nil {
+		if d.cfg.sendTakeover && withHistory {
+			d.sendHistory = append(d.sendHistory[:0], d.comp.History()...)
+		} else {
+			d.sendHistory = nil
+		}
+		d.putCompressor()
+	}
+	d.zbuf = nil
+}
+
+// keepCompressor is how long a connection keeps its compressor (with
+// context takeover) and its buffer of compressed bytes after a message, if
+// it sent the one before less than that long ago. A takeover connection
+// that sends less often pays for priming a compressor once per message: at
+// most about 0.1 ms of CPU a second.
 const keepCompressor = time.Second
 
 // releaseIdleCompressor runs keepFor after a compressed message that kept
-// the compressor: if no message is being written, the compressor goes back
-// to the pool and only its history stays.
+// the compressor or its output buffer: if no message is being written,
+// both go, and only the history stays.
 func (c *Conn) releaseIdleCompressor() {
 	if !c.msgSem.tryAcquire() {
 		select {
@@ -126,17 +148,12 @@ func (c *Conn) releaseIdleCompressor() {
 		return
 	}
 	defer c.msgSem.release()
-	d := c.deflate
-	if d.comp == nil {
-		return
-	}
 	select {
 	case <-c.done:
-		d.sendHistory = nil // no next message
+		c.deflate.releaseCompressor(false) // no next message
 	default:
-		d.sendHistory = append(d.sendHistory[:0], d.comp.History()...)
+		c.deflate.releaseCompressor(true)
 	}
-	d.putCompressor()
 }
 
 // putCompressor gives the compressor back to its pool.

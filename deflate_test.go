@@ -209,22 +209,33 @@ func TestWriteContextTakeover(t *testing.T) {
 	}
 }
 
-// A context takeover connection keeps its compressor only while it sends
-// often, and otherwise keeps just the history: the messages sent with a
-// compressor primed from it still refer back into the earlier ones, and
-// the whole sequence decodes as one stream.
+// A connection keeps its compressor and its buffer of compressed bytes
+// only while it sends often. Otherwise a context takeover connection keeps
+// just the history: the messages sent with a compressor primed from it
+// still refer back into the earlier ones, and the whole sequence decodes
+// as one stream.
 func TestIdleCompressorReleased(t *testing.T) {
+	for _, takeover := range []bool{true, false} {
+		t.Run(fmt.Sprintf("takeover=%v", takeover), func(t *testing.T) {
+			testIdleCompressorReleased(t, takeover)
+		})
+	}
+}
+
+func testIdleCompressorReleased(t *testing.T, takeover bool) {
 	msg := []byte(`{"user":"ada","text":"the same JSON message, sent after a pause","room":"lobby"}`)
-	c, p := newPairDeflate(t, true, nil, &fullDeflate)
+	cfg := fullDeflate
+	cfg.sendTakeover = takeover
+	c, p := newPairDeflate(t, true, nil, &cfg)
 	p.client = true
 	d := c.deflate
 	d.keepFor = time.Hour // every message below comes within the hour of the one before
-	holdsCompressor := func() bool {
+	holds := func() bool {
 		if !c.msgSem.tryAcquire() {
 			return true // a message is being written
 		}
 		defer c.msgSem.release()
-		return d.comp != nil
+		return d.comp != nil || d.zbuf != nil
 	}
 	var stream bytes.Buffer
 	fr := flate.NewReader(&stream)
@@ -247,29 +258,33 @@ func TestIdleCompressorReleased(t *testing.T) {
 	}
 	checkReleased := func(what string) {
 		t.Helper()
-		if holdsCompressor() {
-			t.Fatalf("%s: the compressor was kept", what)
+		if holds() {
+			t.Fatalf("%s: the compressor or its buffer was kept", what)
 		}
-		if n := len(sizes) * len(msg); len(d.sendHistory) != n || !bytes.HasSuffix(bytes.Repeat(msg, len(sizes)), d.sendHistory) {
-			t.Fatalf("%s: kept %d bytes of history, want the %d sent", what, len(d.sendHistory), n)
+		n := len(sizes) * len(msg)
+		if !takeover {
+			n = 0 // every message starts from nothing
+		}
+		if len(d.sendHistory) != n || !bytes.HasSuffix(bytes.Repeat(msg, len(sizes)), d.sendHistory) {
+			t.Fatalf("%s: kept %d bytes of history, want %d", what, len(d.sendHistory), n)
 		}
 	}
 
 	send()
 	checkReleased("after the first message")
 	send()
-	if !holdsCompressor() {
-		t.Fatal("a message soon after another: the compressor was not kept")
+	if !holds() {
+		t.Fatal("a message soon after another: neither the compressor nor its buffer was kept")
 	}
 	c.releaseIdleCompressor() // what the timer does after keepFor
 	checkReleased("after keepFor")
 	send()
-	// The timer itself, sooner. If it fires while holdsCompressor holds
-	// the lock, it puts itself off by keepFor, as it would for a message
-	// being written: set it again. Looking only every millisecond leaves
-	// it the lock most of the time.
+	// The timer itself, sooner. If it fires while holds has the lock, it
+	// puts itself off by keepFor, as it would for a message being
+	// written: set it again. Looking only every millisecond leaves it the
+	// lock most of the time.
 	waitFor(t, "the timer to give back the compressor", func() bool {
-		if holdsCompressor() {
+		if holds() {
 			d.idleTimer.Reset(time.Millisecond)
 			time.Sleep(time.Millisecond)
 			return false
@@ -279,8 +294,11 @@ func TestIdleCompressorReleased(t *testing.T) {
 	checkReleased("after the timer")
 	send()
 	for i, n := range sizes[1:] {
-		if n >= sizes[0]/2 {
+		if takeover && n >= sizes[0]/2 {
 			t.Errorf("compressed sizes %v: message %d, primed from the history, is not much smaller than the first", sizes, i+1)
+		}
+		if !takeover && n != sizes[0] {
+			t.Errorf("compressed sizes %v: message %d differs from the first without takeover", sizes, i+1)
 		}
 	}
 }

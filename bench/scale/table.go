@@ -78,10 +78,10 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 			name := "broadcast " + size
 			if p.slowEach == 0 {
 				rows = append(rows,
-					mk(name+": p50 latency ms", target{}, func(x *result) float64 { return x.P50ms }),
-					mk(name+": p99 latency ms", target{}, func(x *result) float64 { return x.P99ms }),
-					mk(name+": max latency ms", target{}, func(x *result) float64 { return x.MaxMs }),
-					mk(name+": server µs/delivery", target{}, func(x *result) float64 { return x.CPUusPerMsg }),
+					mk(name+": p50 latency ms", ratio1, func(x *result) float64 { return x.P50ms }),
+					mk(name+": p99 latency ms", ratio1, func(x *result) float64 { return x.P99ms }),
+					mk(name+": max latency ms", ratio1, func(x *result) float64 { return x.MaxMs }),
+					mk(name+": server µs/delivery", ratio1, func(x *result) float64 { return x.CPUusPerMsg }),
 					mk(name+": messages sent (more is better)", target{info: true}, func(x *result) float64 { return float64(x.Sent) }))
 				break
 			}

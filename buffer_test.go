@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -282,10 +283,7 @@ func TestIdleConnectionMemory(t *testing.T) {
 		}
 		c := newConn(accepted, true, nil, "", nil, nil)
 		defer c.CloseNow()
-		go func() {
-			for echoOnce(c) == nil {
-			}
-		}()
+		go serveLikeAnApplication(c)
 	}
 	// Wait until every goroutine is parked waiting for its first byte.
 	stacks := make([]byte, 16<<20)
@@ -309,6 +307,29 @@ func TestIdleConnectionMemory(t *testing.T) {
 	if perConn > budget {
 		t.Errorf("an idle connection takes %.0f bytes, want at most %d", perConn, budget)
 	}
+	// The runtime starts new goroutines with a stack the size of the
+	// average one the collector scanned (plus a guard, rounded up to a
+	// power of two). If idle readers parked more than about 1 KiB deep,
+	// every goroutine a server starts after them would take 4 KiB.
+	start := []metrics.Sample{{Name: "/gc/stack/starting-size:bytes"}}
+	metrics.Read(start)
+	t.Logf("starting stack size of new goroutines: %d bytes", start[0].Value.Uint64())
+	if got := start[0].Value.Uint64(); got > 2048 {
+		t.Errorf("with %d idle readers parked, new goroutines start with a %d-byte stack, want 2048", conns, got)
+	}
+}
+
+// serveLikeAnApplication echoes messages from a few frames down, as a
+// server's goroutine does: examples/echo's chain of calls above Reader
+// (Handler's goroutine, serve, echo) takes about 250 bytes of stack.
+//
+//go:noinline
+func serveLikeAnApplication(c *Conn) {
+	var appState [200]byte
+	for echoOnce(c) == nil {
+		appState[len(appState)-1]++
+	}
+	runtime.KeepAlive(&appState)
 }
 
 // Done is made lazily: it must be closed whether it was asked for before

@@ -12,6 +12,7 @@ package websocket
 import (
 	"compress/flate"
 	"io"
+	"math"
 	"math/bits"
 	"sync"
 	"time"
@@ -103,10 +104,12 @@ func (d *deflateState) compressChunk(p []byte, final bool) []byte {
 		fallthrough
 	default:
 		if d.idleTimer == nil {
-			d.idleTimer = time.AfterFunc(d.keepFor, d.in.c.releaseIdleCompressor)
-		} else {
-			d.idleTimer.Reset(d.keepFor)
+			// Made unable to fire, then stored, then set: the function
+			// reads the field (to put itself off while a message is
+			// being written), so it must not run before the store.
+			d.idleTimer = time.AfterFunc(math.MaxInt64, d.in.c.releaseIdleCompressor)
 		}
+		d.idleTimer.Reset(d.keepFor)
 	}
 	return out
 }
@@ -115,11 +118,12 @@ func (d *deflateState) compressChunk(p []byte, final bool) []byte {
 // sends: the compressor, keeping its history if the connection will send
 // again (withHistory), and the buffer of compressed bytes.
 func (d *deflateState) releaseCompressor(withHistory bool) {
+	if !withHistory || !d.cfg.sendTakeover {
+		d.sendHistory = nil
+	}
 	if d.comp != nil {
 		if d.cfg.sendTakeover && withHistory {
 			d.sendHistory = append(d.sendHistory[:0], d.comp.History()...)
-		} else {
-			d.sendHistory = nil
 		}
 		d.putCompressor()
 	}
@@ -162,8 +166,8 @@ func (d *deflateState) putCompressor() {
 	d.comp = nil
 }
 
-// Compressors go back to a pool after each message, one pool per window
-// size and level. The compressor is flatewin's, not compress/flate's: see
+// Compressors go back to a pool when a connection lets go of one (see
+// deflateState), one pool per window size and level. The compressor is flatewin's, not compress/flate's: see
 // that package for why.
 var compressorPools [16][10]sync.Pool
 

@@ -301,6 +301,15 @@ func testIdleCompressorReleased(t *testing.T, takeover bool) {
 			t.Errorf("compressed sizes %v: message %d differs from the first without takeover", sizes, i+1)
 		}
 	}
+
+	// Once the connection is closed there is no next message: the
+	// history goes too, even if the compressor went back before.
+	c.releaseIdleCompressor()
+	c.CloseNow()
+	c.releaseIdleCompressor()
+	if d.sendHistory != nil || holds() {
+		t.Errorf("closed connection: kept %d bytes of history, compressor or buffer kept: %v", len(d.sendHistory), holds())
+	}
 }
 
 // Every combination of parameters, through Accept and Dial: both sides

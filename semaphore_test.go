@@ -59,7 +59,7 @@ func TestSemaphoreExcludesAndWakes(t *testing.T) {
 		t.Fatalf("goroutines still waiting for a free lock (state %d)", s.state.Load())
 	}
 	if counter == 0 || s.queue.Load() == nil {
-		t.Fatalf("the lock was taken %d times, wake-up channel made: %v; the test needs both", counter, s.queue.Load() != nil)
+		t.Fatalf("the lock was taken %d times, wait queue made: %v; the test needs both", counter, s.queue.Load() != nil)
 	}
 	if v := s.state.Load(); v != 0 {
 		t.Fatalf("state after all goroutines finished = %d, want 0 (free, no waiters)", v)
@@ -114,7 +114,7 @@ func TestSemaphoreHandsOver(t *testing.T) {
 		s.release()
 	}
 	if s.queue.Load() != nil {
-		t.Fatal("wake-up channel made without a waiter")
+		t.Fatal("wait queue made without a waiter")
 	}
 
 	if err := c.acquire(context.Background(), &s); err != nil {

@@ -118,13 +118,13 @@ func (d *deflateState) compressChunk(p []byte, final bool) []byte {
 // sends: the compressor, keeping its history if the connection will send
 // again (withHistory), and the buffer of compressed bytes.
 func (d *deflateState) releaseCompressor(withHistory bool) {
-	if !withHistory || !d.cfg.sendTakeover {
+	switch {
+	case !withHistory || !d.cfg.sendTakeover:
 		d.sendHistory = nil
+	case d.comp != nil:
+		d.sendHistory = append(d.sendHistory[:0], d.comp.History()...)
 	}
 	if d.comp != nil {
-		if d.cfg.sendTakeover && withHistory {
-			d.sendHistory = append(d.sendHistory[:0], d.comp.History()...)
-		}
 		d.putCompressor()
 	}
 	d.zbuf = nil

@@ -10,17 +10,23 @@
 // write:
 //
 //   - when the connection is about to read from the network (it has
-//     nothing buffered that it could answer), see beforeNetworkRead;
+//     nothing buffered that it could answer), see beforeNetworkRead: a
+//     goroutine of its own writes them then, so that the reader goes on
+//     reading;
 //   - with the next frame that is not held: a data frame that does not fit
 //     in the buffer, or any control frame. The held frames go first, so
 //     frames keep their order; a close frame in particular follows every
 //     data frame (RFC 6455 §5.5.1);
 //   - on Flush.
 //
-// The reader and the writers are different goroutines, or may be. Writers
-// hold frameSem while they write; the reader must not wait for it (a writer
-// may be blocked on a full socket while its peer waits for us to read, and
-// both ends would wait forever), so it only tries to take it. Two flags make
+// The reader and the writers are different goroutines, or may be. The
+// reader must never wait for the write side: neither for frameSem, which a
+// writer blocked on a full socket may hold, nor for a write of its own. The
+// peer's reader may be writing too, each end's write would wait for the
+// other to read, and both would wait forever. (A socket with room for the
+// bytes makes that rare; net.Pipe, which holds no bytes, makes it likely.)
+// So the reader only tries to take frameSem, and hands the write to a
+// goroutine, as it does for the pongs it owes (ping.go). Two flags make
 // that enough: inputAhead, stored by the reader, and hasHeld, stored by the
 // writers. The reader clears inputAhead and then looks at hasHeld; a writer
 // sets hasHeld, releases frameSem and then looks at inputAhead. Go's atomics
@@ -54,9 +60,13 @@ func (c *Conn) beforeNetworkRead() {
 		return
 	}
 	c.inputAhead.Store(false)
-	if c.hasHeld.Load() {
-		c.tryFlushHeld()
+	if c.hasHeld.Load() && c.frameSem.tryAcquire() {
+		// The write may wait for the peer to read, and the peer may be
+		// waiting for us to read first (see the file comment).
+		go c.flushHeld()
 	}
+	// If frameSem is taken, its holder writes the held frames, or sees to
+	// it in releaseFrame.
 }
 
 // output writes one frame, which may be held (see the file comment) if
@@ -144,12 +154,9 @@ func (c *Conn) dropHeld() {
 	c.hasHeld.Store(false)
 }
 
-// tryFlushHeld writes the held frames if frameSem is free. If it is not,
-// its holder writes them, or sees to it in releaseFrame.
-func (c *Conn) tryFlushHeld() {
-	if !c.frameSem.tryAcquire() {
-		return
-	}
+// flushHeld writes the held frames and lets go of frameSem, which the
+// caller took for it.
+func (c *Conn) flushHeld() {
 	_ = c.flushHeldLocked() // a failure closed the connection; writers see it
 	c.releaseFrame()
 }

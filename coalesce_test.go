@@ -1,7 +1,9 @@
 package websocket
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -259,5 +261,50 @@ func TestCoalescedEchoAllocations(t *testing.T) {
 	roundTrip() // the pools start empty
 	if allocs := testing.AllocsPerRun(100, roundTrip); allocs != 0 {
 		t.Errorf("%v allocations per four coalesced echoes, want 0", allocs)
+	}
+}
+
+// The reader never waits for the write of held frames: a peer may itself
+// be writing, not reading, until its message is read, and over a
+// transport with no room (net.Pipe holds no bytes at all; a full socket
+// is the same) an end whose reader waited to write would wait for ever.
+// Here the answer to "one" is held while "two" is read; the next Read
+// must flush it, while the peer sends "three" before reading anything.
+func TestReaderDoesNotWaitForHeldFrames(t *testing.T) {
+	ours, theirs := net.Pipe()
+	// A liveness bound: a reader stuck in the write makes the peer's send
+	// fail here instead of hanging the test.
+	theirs.SetDeadline(time.Now().Add(10 * time.Second))
+	c := newConn(ours, true, nil, "", &ConnOptions{CloseTimeout: time.Second, CoalesceWrites: true}, nil)
+	peer := &rawPeer{t: t, conn: theirs, br: bufio.NewReader(theirs), client: true}
+	t.Cleanup(func() { c.CloseNow(); theirs.Close() })
+
+	app := make(chan error, 1)
+	go func() {
+		app <- func() error {
+			for i, answer := range []bool{true, false, true} {
+				_, p, err := c.Read(bg)
+				if err != nil {
+					return fmt.Errorf("read %d: %w", i, err)
+				}
+				if !answer {
+					continue
+				}
+				if err := c.Write(bg, MessageText, p); err != nil {
+					return fmt.Errorf("write %d: %w", i, err)
+				}
+				if i == 0 && !c.hasHeld.Load() {
+					return errors.New("the answer to the first message was not held")
+				}
+			}
+			return nil
+		}()
+	}()
+	peer.send(peer.frame(true, 0, opText, []byte("one")), peer.frame(true, 0, opText, []byte("two")))
+	peer.send(peer.frame(true, 0, opText, []byte("three")))
+	peer.expectText("one")
+	peer.expectText("three")
+	if err := <-app; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -194,7 +194,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 			// A close handshake is already under way (a failure, the
 			// peer's close or another Close): it ends within its own
 			// timeouts.
-			<-c.done
+			<-c.Done()
 			return errClosed
 		}
 		if c.closedErr() != nil {
@@ -220,7 +220,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		timer := time.NewTimer(c.closeTimeout)
 		defer timer.Stop()
 		select {
-		case <-c.done: // the reader received the reply and closed, or a failure did
+		case <-c.Done(): // the reader received the reply and closed, or a failure did
 		case <-timer.C:
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -165,6 +166,7 @@ type Conn struct {
 	coalesce  bool
 	closeSent atomic.Bool // our close frame is on the wire (RFC 6455 §5.5.1)
 	hasHeld   atomic.Bool // heldN > 0, for the reader to see without frameSem (coalesce.go)
+	pongOwed  atomic.Bool // pongs has pongs to send (ping.go)
 	writeErr  error       // guarded by frameSem; once set, every write returns it
 	writer    messageWriter
 	maskKeys  *maskKeySource
@@ -174,19 +176,22 @@ type Conn struct {
 	held  lentBuffer // frames written but held back: held.bytes()[:heldN]
 	heldN int
 
-	// Closing.
-	done       chan struct{} // closed once closing t has begun
+	// Closing. A goroutine that waits for the connection to close waits on
+	// Done's channel: it is made only when somebody waits, which on most
+	// connections nobody ever does.
+	closing    atomic.Bool // closing t has begun: doneErr is set
+	inputAhead atomic.Bool // the read buffer holds bytes the caller has not read (coalesce.go)
 	doneOnce   sync.Once
 	closedMu   sync.Mutex                  // guards closed
-	inputAhead atomic.Bool                 // the read buffer holds bytes the caller has not read (coalesce.go)
 	closed     chan struct{}               // see Done; nil until Done is called or t is closed
-	doneErr    error                       // why t was closed; set before done is closed
+	doneErr    error                       // why t was closed; set before closing
 	watchedBy  atomic.Pointer[serverConns] // its server's open connections, if they are watched (see serverConns.add)
 
-	// requestDone is the Done channel of the request Accept was given
-	// (nil on a client), to name the cause when a context derived from it
-	// ends (contextEnded).
-	requestDone <-chan struct{}
+	// request is the request Accept was given (nil on a client, and with
+	// Handler), to name the cause when a context derived from its context
+	// ends (contextEnded). Keeping it costs nothing: the handler that
+	// serves the connection keeps it anyway.
+	request *http.Request
 
 	closeTimeout time.Duration
 	onPing       func([]byte)
@@ -196,10 +201,9 @@ type Conn struct {
 	deflate *deflateState
 
 	// Pings: pings is made by the first Ping call, pongs by the first
-	// ping received; pongOwed says pongs has pongs to send (ping.go).
+	// ping received (pongOwed is with the writing fields, in a gap).
 	pings     atomic.Pointer[pingState]
 	pongs     atomic.Pointer[owedPongs]
-	pongOwed  atomic.Bool
 	keepalive *keepalive
 }
 
@@ -226,7 +230,6 @@ func newConn(t transport, isServer bool, buffered []byte, subprotocol string, op
 		wbuf:         lentBuffer{pool: bufferPoolFor(maxFrameHeaderSize + bufferSize(opts.WriteBufferSize))},
 		coalesce:     opts.CoalesceWrites,
 		maskKeys:     defaultMaskKeys,
-		done:         make(chan struct{}),
 	}
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout
@@ -291,7 +294,7 @@ var errClosed = fmt.Errorf("websocket: connection closed: %w", net.ErrClosed)
 func (c *Conn) closeTransport(cause error) {
 	c.doneOnce.Do(func() {
 		c.doneErr = cause
-		close(c.done)
+		c.closing.Store(true)
 		c.stopKeepalive()
 		c.t.Close()
 		c.forgetOnShutdown()
@@ -338,12 +341,10 @@ func (c *Conn) Done() <-chan struct{} {
 // closedErr returns the reason the connection is closed, or nil while it
 // is open.
 func (c *Conn) closedErr() error {
-	select {
-	case <-c.done:
+	if c.closing.Load() {
 		return c.doneErr
-	default:
-		return nil
 	}
+	return nil
 }
 
 // watch makes the cancellation of ctx close the connection while an
@@ -367,12 +368,10 @@ func (c *Conn) contextEnded(ctx context.Context) error {
 	if !errors.Is(cause, context.Canceled) {
 		return fmt.Errorf("websocket: connection closed: %w", cause)
 	}
-	select {
-	case <-c.requestDone:
+	if c.request != nil && c.request.Context().Err() != nil {
 		return fmt.Errorf("websocket: connection closed: %w: the context of the HTTP request that accepted the connection ended, because its handler returned (serve the connection inside the handler, or use Handler) or the client went away", context.Cause(ctx))
-	default:
-		return fmt.Errorf("websocket: connection closed: %w", context.Cause(ctx))
 	}
+	return fmt.Errorf("websocket: connection closed: %w", context.Cause(ctx))
 }
 
 func nothingToStop() bool { return true }

@@ -180,7 +180,7 @@ func TestPongBetweenFragmentsOfLargeWrite(t *testing.T) {
 // another that releases and takes it again in a loop: once it is queued,
 // the next release is its.
 func TestSemaphoreWaiterNotStarved(t *testing.T) {
-	c := &Conn{done: make(chan struct{})}
+	c := semConn()
 	s := &c.readSem
 	var taken atomic.Int64 // how many times the hog took the lock
 	stop := make(chan struct{})

@@ -142,9 +142,7 @@ const keepCompressor = time.Second
 // both go, and only the history stays.
 func (c *Conn) releaseIdleCompressor() {
 	if !c.msgSem.tryAcquire() {
-		select {
-		case <-c.done:
-		default:
+		if c.closedErr() == nil {
 			// A message is being written. If it is compressed its end
 			// arms the timer again, but it may not be.
 			c.deflate.idleTimer.Reset(c.deflate.keepFor)
@@ -152,12 +150,8 @@ func (c *Conn) releaseIdleCompressor() {
 		return
 	}
 	defer c.msgSem.release()
-	select {
-	case <-c.done:
-		c.deflate.releaseCompressor(false) // no next message
-	default:
-		c.deflate.releaseCompressor(true)
-	}
+	open := c.closedErr() == nil
+	c.deflate.releaseCompressor(open) // a closed connection sends no next message
 }
 
 // putCompressor gives the compressor back to its pool.

@@ -72,7 +72,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return context.Cause(ctx)
-	case <-c.done:
+	case <-c.Done():
 		return c.doneErr
 	}
 }

@@ -103,7 +103,7 @@ func (c *Conn) acquire(ctx context.Context, s *semaphore) error {
 		return nil // handed over by a release
 	case <-ctx.Done():
 		err = fmt.Errorf("websocket: %w", ctx.Err())
-	case <-c.done:
+	case <-c.Done():
 		err = c.doneErr
 	}
 	s.giveUp(q, wake)

@@ -10,10 +10,11 @@ import (
 	"time"
 )
 
-// semConn is a Conn with nothing under it but what acquire looks at: the
-// done channel and the reason it was closed.
+// semConn is a Conn with nothing under it but what acquire looks at:
+// whether it was closed, and why. Its transport is one end of a pipe.
 func semConn() *Conn {
-	return &Conn{done: make(chan struct{})}
+	ours, _ := net.Pipe()
+	return &Conn{t: ours}
 }
 
 // Many goroutines, some of which give up while waiting: the lock must keep
@@ -87,8 +88,7 @@ func TestSemaphoreWaiterGivesUp(t *testing.T) {
 	waiting := make(chan error)
 	go func() { waiting <- c.acquire(context.Background(), &s) }()
 	waitForWaiter(t, &s)
-	c.doneErr = errClosed
-	close(c.done)
+	c.closeTransport(errClosed)
 	if err := <-waiting; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("acquire on a closing connection: %v, want net.ErrClosed", err)
 	}

@@ -20,11 +20,12 @@
 //   - on Flush.
 //
 // The reader and the writers are different goroutines, or may be. The
-// reader must never wait for the write side: neither for frameSem, which a
-// writer blocked on a full socket may hold, nor for a write of its own. The
-// peer's reader may be writing too, each end's write would wait for the
-// other to read, and both would wait forever. (A socket with room for the
-// bytes makes that rare; net.Pipe, which holds no bytes, makes it likely.)
+// reader must not wait for the write side (a close frame aside, see Conn):
+// neither for frameSem, which a writer blocked on a full socket may hold,
+// nor for a write of its own. The peer's reader may be writing too, each
+// end's write would wait for the other to read, and both would wait
+// forever. (A socket with room for the bytes makes that rare; net.Pipe,
+// which holds no bytes, makes it likely.)
 // So the reader only tries to take frameSem, and hands the write to a
 // goroutine, as it does for the pongs it owes (ping.go). Two flags make
 // that enough: inputAhead, stored by the reader, and hasHeld, stored by the
@@ -63,7 +64,10 @@ func (c *Conn) beforeNetworkRead() {
 	if c.hasHeld.Load() && c.frameSem.tryAcquire() {
 		// The write may wait for the peer to read, and the peer may be
 		// waiting for us to read first (see the file comment).
-		go c.flushHeld()
+		if c.flushHeldFunc == nil {
+			c.flushHeldFunc = c.flushHeld
+		}
+		go c.flushHeldFunc()
 	}
 	// If frameSem is taken, its holder writes the held frames, or sees to
 	// it in releaseFrame.

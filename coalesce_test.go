@@ -228,7 +228,11 @@ func TestCoalescingWithConcurrentWriters(t *testing.T) {
 	wg.Wait()
 }
 
-// Coalesced echoes allocate nothing either.
+// Coalesced echoes allocate nothing either: neither when the held answers
+// leave with the last one, nor when the reader hands them to a goroutine
+// before it waits for the network (the answer to the first of two
+// messages is held, the second is read without an answer, and the third
+// arrives later).
 func TestCoalescedEchoAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector (make test runs this test without it)")
@@ -237,19 +241,23 @@ func TestCoalescedEchoAllocations(t *testing.T) {
 	client := newConn(peer.conn, false, nil, "", &ConnOptions{CloseTimeout: 2 * time.Second}, nil)
 	msg := bytes.Repeat([]byte("x"), 100)
 	buf := make([]byte, len(msg))
-	roundTrip := func() {
-		for range 4 {
+	send := func(n int) {
+		for range n {
 			if err := client.Write(bg, MessageText, msg); err != nil {
 				t.Fatal(err)
 			}
 		}
-		for range 4 {
+	}
+	echo := func(n int) {
+		for range n {
 			if err := echoOnce(server); err != nil {
 				t.Fatal(err)
 			}
 		}
-		for range 4 {
-			_, r, err := client.Reader(bg)
+	}
+	receive := func(c *Conn, n int) {
+		for range n {
+			_, r, err := c.Reader(bg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -258,9 +266,33 @@ func TestCoalescedEchoAllocations(t *testing.T) {
 			}
 		}
 	}
-	roundTrip() // the pools start empty
-	if allocs := testing.AllocsPerRun(100, roundTrip); allocs != 0 {
-		t.Errorf("%v allocations per four coalesced echoes, want 0", allocs)
+	for _, tc := range []struct {
+		name      string
+		roundTrip func()
+	}{
+		{"with the last answer", func() {
+			send(4)
+			echo(4)
+			receive(client, 4)
+		}},
+		{"at the next read", func() {
+			send(2)
+			echo(1)
+			receive(server, 1) // unanswered: the first answer stays held
+			if !server.hasHeld.Load() {
+				t.Fatal("the first answer was not held")
+			}
+			send(1)
+			echo(1) // the read hands the held answer to a goroutine
+			receive(client, 2)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.roundTrip() // the pools start empty
+			if allocs := testing.AllocsPerRun(100, tc.roundTrip); allocs != 0 {
+				t.Errorf("%v allocations per round, want 0", allocs)
+			}
+		})
 	}
 }
 

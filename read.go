@@ -134,7 +134,7 @@ func (c *Conn) nextMessage() (MessageType, error) {
 		c.deflate.in.start()
 	}
 	c.noteInputAhead()
-	return c.msgType, nil
+	return MessageType(c.msgOpcode), nil
 }
 
 // messageReader is the io.Reader Reader returns. There is one per Conn,
@@ -229,7 +229,7 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 	if limit := c.readLimit.Load(); limit > 0 && c.deflate.in.inflated > limit {
 		return 0, c.readFailed(messageTooBigError(limit))
 	}
-	if c.msgType == MessageText && !c.utf8.write(p[:n]) {
+	if c.msgOpcode == opText && !c.utf8.write(p[:n]) {
 		return 0, c.readFailed(invalidUTF8Error("text message"))
 	}
 	switch {
@@ -242,7 +242,7 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 			// would get past anything that inspects frames on the way.
 			return 0, c.readFailed(protocolErrorf("compressed data ends before the message does"))
 		}
-		if c.msgType == MessageText && !c.utf8.complete() {
+		if c.msgOpcode == opText && !c.utf8.complete() {
 			return 0, c.readFailed(invalidUTF8Error("text message ends inside a character"))
 		}
 		return n, io.EOF
@@ -255,7 +255,7 @@ func (c *Conn) readInflated(p []byte) (int, error) {
 // checkText validates the next payload bytes of a text message, and at its
 // very end that it did not stop inside a character (RFC 6455 §8.1).
 func (c *Conn) checkText(p []byte) error {
-	if c.msgType != MessageText {
+	if c.msgOpcode != opText {
 		return nil
 	}
 	if !c.utf8.write(p) {
@@ -327,7 +327,7 @@ func (c *Conn) nextDataFrame() error {
 		}
 
 		if h.opcode != opContinuation {
-			c.msgType = MessageType(h.opcode)
+			c.msgOpcode = h.opcode
 			c.compressed = h.rsv&rsv1Bit != 0
 			c.msgSize = 0
 			c.utf8.reset()

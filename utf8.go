@@ -16,8 +16,8 @@ import "encoding/binary"
 // unicode/utf8 also implements: no overlong forms, no surrogates
 // (U+D800–U+DFFF), nothing above U+10FFFF.
 type utf8Validator struct {
-	need   int  // continuation bytes still expected for the current character
-	lo, hi byte // the range the next continuation byte must fall in
+	need   uint8 // continuation bytes still expected for the current character (0 to 3)
+	lo, hi byte  // the range the next continuation byte must fall in
 }
 
 // write checks the next bytes of the stream. It returns false as soon as a

@@ -25,12 +25,12 @@
 // nor for a write of its own. The peer's reader may be writing too, each
 // end's write would wait for the other to read, and both would wait
 // forever. (A socket with room for the bytes makes that rare; net.Pipe,
-// which holds no bytes, makes it likely.)
-// So the reader only tries to take frameSem, and hands the write to a
-// goroutine, as it does for the pongs it owes (ping.go). Two flags make
-// that enough: inputAhead, stored by the reader, and hasHeld, stored by the
-// writers. The reader clears inputAhead and then looks at hasHeld; a writer
-// sets hasHeld, releases frameSem and then looks at inputAhead. Go's atomics
+// which holds no bytes, makes it likely.) So the reader only tries to take
+// frameSem, and hands the write to a goroutine, as it does for the pongs
+// it owes (ping.go; handOffWrites does both). Two flags make that enough:
+// inputAhead, stored by the reader, and hasHeld, stored by the writers.
+// The reader clears inputAhead and then looks at hasHeld; a writer sets
+// hasHeld, releases frameSem and then looks at inputAhead. Go's atomics
 // are sequentially consistent, so at least one of them sees the other's
 // store: if the reader cannot take frameSem to write the held frames, the
 // writer holding it sees that the reader is about to wait, and writes them
@@ -62,12 +62,7 @@ func (c *Conn) beforeNetworkRead() {
 	}
 	c.inputAhead.Store(false)
 	if c.hasHeld.Load() && c.frameSem.tryAcquire() {
-		// The write may wait for the peer to read, and the peer may be
-		// waiting for us to read first (see the file comment).
-		if c.flushHeldFunc == nil {
-			c.flushHeldFunc = c.flushHeld
-		}
-		go c.flushHeldFunc()
+		c.handOffWrites()
 	}
 	// If frameSem is taken, its holder writes the held frames, or sees to
 	// it in releaseFrame.
@@ -158,9 +153,27 @@ func (c *Conn) dropHeld() {
 	c.hasHeld.Store(false)
 }
 
-// flushHeld writes the held frames and lets go of frameSem, which the
-// caller took for it.
-func (c *Conn) flushHeld() {
+// handOffWrites starts a goroutine that writes what the reader owes the
+// peer, the held frames and the pongs (ping.go), and then lets go of
+// frameSem, which the reader took for it. The write may wait for the peer
+// to read, and the peer may be waiting for us to read first (see the file
+// comment).
+func (c *Conn) handOffWrites() {
+	if c.writeOwedFunc == nil {
+		// Bound once: "go c.writeOwed()" would make the method value
+		// anew each time, an allocation per hand-off.
+		c.writeOwedFunc = c.writeOwed
+	}
+	go c.writeOwedFunc()
+}
+
+// writeOwed writes the pongs owed, which take the held frames in front of
+// them in the same write (output), then whatever is still held, and lets
+// go of frameSem.
+func (c *Conn) writeOwed() {
+	if c.pongOwed.Load() {
+		c.writeOwedPongsLocked()
+	}
 	_ = c.flushHeldLocked() // a failure closed the connection; writers see it
 	c.releaseFrame()
 }

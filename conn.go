@@ -159,10 +159,9 @@ type Conn struct {
 	msgOpcode  opcode // the current message's type: opText or opBinary
 	readErr    error  // once set, every read returns it
 	reader     messageReader
-	// flushHeld bound to c, made the first time the reader hands held
-	// frames to a goroutine (coalesce.go): "go c.flushHeld()" would make
-	// the method value anew each time, an allocation per flush.
-	flushHeldFunc func()
+	// writeOwed bound to c, made the first time the reader hands a write
+	// to a goroutine (handOffWrites).
+	writeOwedFunc func()
 
 	// Writing. msgSem is held for a whole data message, frameSem for one
 	// frame: control frames only take frameSem, which is what lets them go

@@ -161,8 +161,8 @@ func (d *deflateState) putCompressor() {
 }
 
 // Compressors go back to a pool when a connection lets go of one (see
-// deflateState), one pool per window size and level. The compressor is flatewin's, not compress/flate's: see
-// that package for why.
+// deflateState), one pool per window size and level. The compressor is
+// flatewin's, not compress/flate's: see that package for why.
 var compressorPools [16][10]sync.Pool
 
 func getCompressor(windowBits, level int) *flatewin.Compressor {

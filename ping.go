@@ -218,16 +218,9 @@ func (c *Conn) owePong(payload []byte) {
 	if c.frameSem.tryAcquire() {
 		// Nobody is writing: a goroutine of its own sends the pong, since
 		// even a free socket may block the write.
-		go c.answerPings()
+		c.handOffWrites()
 	}
 	// Otherwise the holder of frameSem sends it in releaseFrame.
-}
-
-// answerPings sends the pongs owed and lets go of frameSem, which the
-// caller took for it.
-func (c *Conn) answerPings() {
-	c.writeOwedPongsLocked()
-	c.releaseFrame()
 }
 
 // writeOwedPongsLocked sends the pongs owed, in the order of their pings.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -133,9 +134,9 @@ type Conn struct {
 	// The fields are grouped by who uses them. What is only needed now
 	// and then is made when first used, or borrowed from a pool: an idle
 	// server holds one Conn per connection (TestIdleConnectionMemory).
-	// The small fields sit where they fill gaps, which keeps Conn at 576
-	// bytes, the size class below 640: 64 bytes per connection, 1% of an
-	// idle one (wsbench idle).
+	// The small fields sit where they fill gaps, which keeps Conn within
+	// 576 bytes, the size class below 640: 64 bytes per connection, 1% of
+	// an idle one (wsbench idle).
 	t           transport
 	subprotocol string
 	isServer    bool
@@ -193,11 +194,13 @@ type Conn struct {
 	doneErr    error                       // why t was closed; set before closing
 	watchedBy  atomic.Pointer[serverConns] // its server's open connections, if they are watched (see serverConns.add)
 
-	// requestCtx is the context of the request Accept was given (nil on a
-	// client, and with Handler), to name the cause when a context derived
-	// from it ends (contextEnded). Not its Done channel: asking for that
-	// would make one for every request.
-	requestCtx context.Context
+	// requestContexts: the connection came from Accept, where a context
+	// taken from the request ends when the handler returns, and
+	// contextEnded says so. Handler clears it: the context it gives serve
+	// does not end with the request. Nothing of the request is kept: its
+	// contexts, with what net/http hangs on them, are about 330 bytes per
+	// connection served on a goroutine after the handler has returned.
+	requestContexts bool
 
 	closeTimeout time.Duration
 	onPing       func([]byte)
@@ -369,19 +372,19 @@ func (c *Conn) watch(ctx context.Context) (stop func() bool) {
 	return context.AfterFunc(ctx, func() { c.closeTransport(c.contextEnded(ctx)) })
 }
 
-// contextEnded is why the connection was closed when ctx ended. When ctx
-// ended with the request that Accept was given, the likely cause is a
-// handler that returned while the connection was still in use, and the
-// error says so rather than only "context canceled".
+// contextEnded is why the connection was closed when ctx ended. A context
+// cancelled on a connection from Accept that carries net/http's server
+// value came from an HTTP request, and the likeliest cause is the mistake
+// of serving the connection after the handler returned, which cancels the
+// request's context; the error says so, as a likelihood, since the
+// program may also have cancelled a context of its own derived from the
+// request.
 func (c *Conn) contextEnded(ctx context.Context) error {
 	cause := context.Cause(ctx)
-	if !errors.Is(cause, context.Canceled) {
-		return fmt.Errorf("websocket: connection closed: %w", cause)
+	if c.requestContexts && errors.Is(cause, context.Canceled) && ctx.Value(http.ServerContextKey) != nil {
+		return fmt.Errorf("websocket: connection closed: %w (the context came from an HTTP request, and a request's context is cancelled when its handler returns: serve the connection inside the handler, or use Handler)", cause)
 	}
-	if c.requestCtx != nil && c.requestCtx.Err() != nil {
-		return fmt.Errorf("websocket: connection closed: %w: the context of the HTTP request that accepted the connection ended, because its handler returned (serve the connection inside the handler, or use Handler) or the client went away", context.Cause(ctx))
-	}
-	return fmt.Errorf("websocket: connection closed: %w", context.Cause(ctx))
+	return fmt.Errorf("websocket: connection closed: %w", cause)
 }
 
 func nothingToStop() bool { return true }

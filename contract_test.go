@@ -258,8 +258,10 @@ var spinSink atomic.Int64
 // connection can be collected once the program drops it.
 func TestShutdownWatchDoesNotKeepServers(t *testing.T) {
 	collected := make(chan struct{})
+	handled := make(chan struct{})
 	func() {
 		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer close(handled)
 			c, err := Accept(w, r, nil)
 			if err != nil {
 				return
@@ -275,6 +277,8 @@ func TestShutdownWatchDoesNotKeepServers(t *testing.T) {
 		c.Read(bg)
 		c.CloseNow()
 		srv.Close()
+		// httptest's Close does not wait for a handler that hijacked.
+		<-handled
 	}()
 	for range 50 {
 		runtime.GC()

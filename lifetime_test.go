@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -91,7 +92,7 @@ func TestLifetimeHTTP1(t *testing.T) {
 		}
 		defer c.CloseNow()
 		err = recvWithin(t, ended, 10*time.Second)
-		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "its handler returned") {
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "cancelled when its handler returns") {
 			t.Fatalf("read with the request's context after the handler returned: %v, want an error naming the cause", err)
 		}
 	})
@@ -186,4 +187,81 @@ func TestHandlerTimeoutNotBlamedOnRequest(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "handler returned") {
 		t.Fatalf("read past its deadline: %v, want context.DeadlineExceeded and no word of the handler", err)
 	}
+}
+
+// contextEnded names the request as the likely cause only for a cancelled
+// context that came from an HTTP request, on a connection from Accept.
+func TestContextEndedNamesTheRequest(t *testing.T) {
+	// What net/http puts in every request's context.
+	requestCtx := context.WithValue(bg, http.ServerContextKey, &http.Server{})
+	cancelled := func(parent context.Context) context.Context {
+		ctx, cancel := context.WithCancel(parent)
+		cancel()
+		return ctx
+	}
+	expired, cancel := context.WithDeadline(requestCtx, time.Unix(0, 0))
+	defer cancel()
+	ownCause, cancelCause := context.WithCancelCause(requestCtx)
+	errOwn := errors.New("shutting the room")
+	cancelCause(errOwn)
+
+	for _, tc := range []struct {
+		name            string
+		requestContexts bool // the connection came from Accept, not Handler
+		ctx             context.Context
+		want            error
+		named           bool
+	}{
+		{"request's context cancelled, from Accept", true, cancelled(requestCtx), context.Canceled, true},
+		{"request's context cancelled, from Handler", false, cancelled(requestCtx), context.Canceled, false},
+		{"a context of the program's own cancelled", true, cancelled(bg), context.Canceled, false},
+		{"request's context past its deadline", true, expired, context.DeadlineExceeded, false},
+		{"request's context cancelled with a cause", true, ownCause, errOwn, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Conn{requestContexts: tc.requestContexts}
+			err := c.contextEnded(tc.ctx)
+			if !errors.Is(err, tc.want) {
+				t.Errorf("%v does not match %v", err, tc.want)
+			}
+			if named := strings.Contains(err.Error(), "handler returns"); named != tc.named {
+				t.Errorf("%v: names the handler: %v, want %v", err, named, tc.named)
+			}
+		})
+	}
+}
+
+// A connection served on a goroutine after its handler returned keeps
+// nothing of the request: not its context, nor what middleware hung on it.
+func TestAcceptKeepsNothingOfTheRequest(t *testing.T) {
+	type markerKey struct{}
+	collected := make(chan struct{})
+	served := make(chan *Conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		marker := new([32]byte) // not a tiny allocation: its cleanup runs
+		runtime.AddCleanup(marker, func(ch chan struct{}) { close(ch) }, collected)
+		r = r.WithContext(context.WithValue(r.Context(), markerKey{}, marker))
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		served <- c
+	}))
+	defer srv.Close()
+	client, _, err := Dial(bg, wsURL(srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.CloseNow()
+	server := <-served // alive here, and the handler has returned or will
+	defer server.CloseNow()
+	for range 50 {
+		runtime.GC()
+		select {
+		case <-collected:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatal("the request's context is still reachable from the open connection")
 }

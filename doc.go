@@ -31,6 +31,11 @@
 // To refuse a request for reasons of your own (authentication), answer it
 // with an HTTP error before calling Accept.
 //
+// A port that serves nothing but WebSockets can do without net/http's
+// server: AcceptConn reads the handshake from a connection of a
+// net.Listener, with the same checks and options, and costs less per
+// handshake (no routes, middleware, HTTP/2 or Shutdown there).
+//
 // # The lifetime of a connection
 //
 // One rule, over HTTP/1.1 and HTTP/2 alike: a connection is served inside
@@ -43,7 +48,7 @@
 // Returning earlier breaks the connection: over HTTP/2 the stream ends
 // with the handler, and over HTTP/1.1 r.Context() is cancelled, which
 // closes the connection under any call that uses it. Both are reported by
-// an error that names the handler's return as the cause.
+// an error that names the handler's return as the likely cause.
 //
 // Handler applies the rule for you: it accepts each request and runs your
 // function on the connection, closing it when the function returns. Over

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/wirecraft/websocket"
 )
@@ -282,4 +284,66 @@ func ExampleAcceptOptions_shutdown() {
 	_, _, err = c.Read(ctx)
 	fmt.Println(websocket.CloseStatus(err))
 	// Output: 1001 (going away)
+}
+
+// A port that serves nothing but WebSockets, without net/http's server:
+// each connection from the listener is upgraded with AcceptConn, under a
+// bound on the handshake, then served on a goroutine of its own.
+func ExampleAcceptConn() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ln.Close()
+
+	// serve echoes each message, prefixed with the request's path.
+	serve := func(c *websocket.Conn, path string) {
+		defer c.CloseNow()
+		ctx := context.Background()
+		for {
+			typ, msg, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if err := c.Write(ctx, typ, append([]byte(path+": "), msg...)); err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return // the listener is closed
+			}
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				c, r, err := websocket.AcceptConn(ctx, nc, nil)
+				if err != nil {
+					return // a refusal has been answered with an HTTP error
+				}
+				// A new goroutine starts with the smallest stack; this
+				// one's grew while it read the request.
+				go serve(c, r.URL.Path)
+			}()
+		}
+	}()
+
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, "ws://"+ln.Addr().String()+"/echo", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte("hello")); err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, msg, err := c.Read(ctx)
+	fmt.Printf("%s %v\n", msg, err)
+	// Output:
+	// /echo: hello <nil>
 }

@@ -1,9 +1,10 @@
 // Command scale is the scale benchmark: idle connections, broadcast,
 // reconnect storm and active connections, against five servers (ours,
-// gorilla, coder, gobwas, gws), each a separate process started fresh for
-// every data point, with the order of the servers rotating from point to
-// point. It prints one table: each server's figure, and ours ÷ the best
-// peer with the target met or missed. See bench/README.md, "Scale".
+// gorilla, coder, gobwas, gws) and ours again through net/http
+// ("ours-http"), each a separate process started fresh for every data
+// point, with the order of the servers rotating from point to point. It
+// prints one table: each server's figure, and ours ÷ the best peer with
+// the target met or missed. See bench/README.md, "Scale".
 //
 //	cd bench && go run ./scale            # the full run
 //	cd bench && go run ./scale -quick     # a smoke run, under two minutes
@@ -37,14 +38,18 @@ import (
 )
 
 var serverMains = map[string]func(*srv.Config){
-	"ours":    ours.Run,
-	"gorilla": gorilla.Run,
-	"coder":   coder.Run,
-	"gobwas":  gobwas.Run,
-	"gws":     gws.Run,
+	"ours":      ours.Run,
+	"ours-http": ours.RunNetHTTP,
+	"gorilla":   gorilla.Run,
+	"coder":     coder.Run,
+	"gobwas":    gobwas.Run,
+	"gws":       gws.Run,
 }
 
-var allServers = []string{"ours", "gorilla", "coder", "gobwas", "gws"}
+// allServers: "ours" (AcceptConn) is the one judged against the peers;
+// "ours-http" (Accept, through net/http) is shown beside them, not judged
+// and not a peer.
+var allServers = []string{"ours", "ours-http", "gorilla", "coder", "gobwas", "gws"}
 
 // point is one data point: a scenario at a size, run once per server.
 type point struct {

@@ -182,7 +182,7 @@ func judge(rw row) (ratioCell, verdict string) {
 	peers := rw.tgt.of
 	if peers == nil {
 		for s := range rw.vals {
-			if s != "ours" {
+			if !strings.HasPrefix(s, "ours") {
 				peers = append(peers, s)
 			}
 		}
@@ -254,7 +254,7 @@ func num(v float64, signed bool) string {
 }
 
 func initials(servers []string) []string {
-	m := map[string]string{"ours": "o", "gorilla": "g", "coder": "c", "gobwas": "b", "gws": "w"}
+	m := map[string]string{"ours": "o", "ours-http": "h", "gorilla": "g", "coder": "c", "gobwas": "b", "gws": "w"}
 	var out []string
 	for _, s := range servers {
 		if i, ok := m[s]; ok {

@@ -62,7 +62,7 @@ interop-h2:
 	bash interop/h2/run.sh
 
 # package:target pairs
-FUZZ_TARGETS = .:FuzzReadFrames .:FuzzServerHandshake .:FuzzUTF8Validator .:FuzzReadCompressed .:FuzzParseExtensions ./internal/flatewin:FuzzCompressor
+FUZZ_TARGETS = .:FuzzReadFrames .:FuzzServerHandshake .:FuzzAcceptConn .:FuzzUTF8Validator .:FuzzReadCompressed .:FuzzParseExtensions ./internal/flatewin:FuzzCompressor
 
 fuzz:
 	@for entry in $(FUZZ_TARGETS); do \

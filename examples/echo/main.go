@@ -4,18 +4,22 @@
 //
 //	go run ./examples/echo -addr 127.0.0.1:9001
 //
-// It prints "READY ws://ADDR/" once it listens. Any path upgrades.
+// It prints "READY ws://ADDR/" once it listens. Any path upgrades. The
+// port serves nothing but WebSockets, so by default it upgrades the
+// listener's connections with websocket.AcceptConn, without net/http's
+// server; -nethttp serves through an http.Server with websocket.Handler
+// instead, the form for a server with other routes.
 // -cpuprofile FILE profiles the server until it is stopped (profile.go).
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/wirecraft/websocket"
@@ -25,6 +29,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:9001", "address to listen on")
 	readLimit := flag.Int64("read-limit", 64<<20, "largest message accepted, in bytes")
 	compress := flag.Bool("compress", true, "accept permessage-deflate when the client offers it")
+	nethttp := flag.Bool("nethttp", false, "serve through net/http's server (websocket.Handler) instead of AcceptConn")
 	flag.Parse()
 	startProfile()
 
@@ -41,27 +46,72 @@ func main() {
 	if *compress {
 		opts.Compression = &websocket.CompressionOptions{}
 	}
-	// Handler serves each connection with serve and closes it when serve
-	// returns; over HTTP/1.1 it lets net/http's per-request memory go
-	// while the connection is idle (see websocket.Handler).
-	handler := websocket.Handler(opts, serve)
-
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("READY ws://%s/\n", ln.Addr())
+	if *nethttp {
+		err = serveHTTP(ln, opts)
+	} else {
+		err = serveBare(ln, opts)
+	}
+	log.Fatal(err)
+}
+
+// handshakeTimeout bounds a handshake: a client must not hold a connection
+// open by sending its request slowly.
+const handshakeTimeout = 10 * time.Second
+
+// serveBare upgrades every connection of ln with AcceptConn, and serves it
+// on a goroutine of its own.
+func serveBare(ln net.Listener, opts *websocket.AcceptOptions) error {
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of file descriptors, most likely: wait for some to be
+			// closed rather than stop serving (net/http does the same).
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			log.Printf("accept: %v; retrying in %v", err, backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+			defer cancel()
+			c, _, err := websocket.AcceptConn(ctx, nc, opts)
+			if err != nil {
+				return // refused (answered with an HTTP error), or the client left
+			}
+			// A new goroutine starts with the smallest stack; this one's
+			// grew while it read the request, and an idle connection
+			// would keep it.
+			go func() {
+				defer c.Close(websocket.StatusNormalClosure, "")
+				serve(context.Background(), c)
+			}()
+		}()
+	}
+}
+
+// serveHTTP serves through net/http. Handler serves each connection with
+// serve and closes it when serve returns; over HTTP/1.1 it lets net/http's
+// per-request memory go while the connection is idle (see
+// websocket.Handler).
+func serveHTTP(ln net.Listener, opts *websocket.AcceptOptions) error {
 	srv := &http.Server{
-		Handler: handler,
+		Handler: websocket.Handler(opts, serve),
 		// A client must not hold a connection open by sending its
 		// handshake slowly, nor send a megabyte of headers.
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: handshakeTimeout,
 		MaxHeaderBytes:    16 << 10,
 	}
-	if err := srv.Serve(ln); err != nil {
-		log.Fatal(err)
-	}
-	os.Exit(1)
+	return srv.Serve(ln)
 }
 
 // serve echoes until the connection ends, and logs why it ended unless

@@ -123,7 +123,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if herr != nil {
 		return nil, herr
 	}
-	c.requestContexts = true
+	c.fromAccept = true
 	if watch != nil {
 		watch.add(c)
 	}
@@ -164,7 +164,7 @@ func Handler(opts *AcceptOptions, serve func(ctx context.Context, c *Conn)) http
 		ctx := context.WithoutCancel(r.Context())
 		// The request's end says nothing about this connection's
 		// contexts any more: do not name it as a cause (contextEnded).
-		c.requestContexts = false
+		c.fromAccept = false
 		run := func() {
 			// A serve that returns has finished with the connection:
 			// end it with the closing handshake, which returns at once

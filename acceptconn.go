@@ -24,6 +24,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -59,25 +60,27 @@ var requestReaders = sync.Pool{New: func() any {
 // check (CheckOrigin sees the request), ConnOptions.
 //
 // It is for a port that serves nothing but WebSockets, where it costs less
-// than Accept per handshake (see the file comment of acceptconn.go and the
-// scale benchmark in bench/README.md). It does without what net/http
-// provides: other routes and plain HTTP requests, middleware, HTTP/2,
-// keep-alive requests before the upgrade, and Server.Shutdown (so
-// KeepOnShutdown has no effect: closing the connections is the program's
-// to do). The request has no body, and its context is not ctx.
+// than Accept, per handshake and per idle connection (bench/README.md,
+// "Scale"). It does without what net/http provides: other routes and
+// plain HTTP requests, middleware, HTTP/2, keep-alive requests before the
+// upgrade, and Server.Shutdown (so KeepOnShutdown has no effect: closing
+// the connections is the program's to do). The request has no body, and
+// its context is not ctx.
 //
 // ctx bounds the handshake: its deadline becomes the connection's while the
 // request is read and answered, and cancelling it ends the handshake. A
 // server should give it a timeout, or a client that connects and sends
 // nothing holds its goroutine for ever. Serve the connection on a new
 // goroutine (see the example): the one that read the request has a stack
-// grown by parsing it, which an idle connection would keep (10,000 idle
-// connections in the scale benchmark: 6.71 KiB each served on the same
-// goroutine, 4.67 KiB on a new one).
+// grown by parsing it, which an idle connection would keep.
 //
 // A request that is not a valid handshake is answered with an HTTP error
-// (400, 403, 405, 426 or 431, with a plain-text reason), nc is closed, and
-// the error is a *HandshakeError. On any other failure nc is closed too.
+// (400, 403, 405, 426, 431 or 505, with a plain-text reason), nc is closed,
+// and the error is a *HandshakeError with that status. Before closing, a
+// refusal reads what the client still sends, for up to half a second
+// (within ctx), so that the answer is not lost to a TCP reset. On any
+// other failure (a failed TLS handshake, a client that left or sent too
+// little in time) nothing is answered and nc is closed too.
 func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *http.Request, error) {
 	if opts == nil {
 		opts = &AcceptOptions{}
@@ -89,10 +92,14 @@ func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	c, r, err := acceptConn(nc, opts)
+	c, r, err := acceptConn(ctx, nc, opts)
 	if err != nil {
 		nc.Close()
+		var herr *HandshakeError
 		switch {
+		case errors.As(err, &herr) && herr.Status != 0:
+			// The client has been answered: the error is what it was
+			// told, whatever the context did meanwhile.
 		case ctx.Err() != nil:
 			err = fmt.Errorf("websocket: accept: %w", context.Cause(ctx))
 		case hasDeadline && !time.Now().Before(deadline):
@@ -110,9 +117,17 @@ func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *
 	return c, r, nil
 }
 
-// acceptConn is AcceptConn without the context: it reads the request,
-// checks it, and answers with 101 or an HTTP error.
-func acceptConn(nc net.Conn, opts *AcceptOptions) (*Conn, *http.Request, error) {
+// acceptConn is AcceptConn once the context bounds nc: it reads the
+// request, checks it, and answers with 101 or an HTTP error.
+func acceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *http.Request, error) {
+	// Over TLS the handshake comes first. A client that fails it (one
+	// speaking plain HTTP to a TLS port) cannot be answered in HTTP.
+	if tc, ok := nc.(*tls.Conn); ok {
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, nil, fmt.Errorf("websocket: accept: TLS handshake: %w", err)
+		}
+	}
+
 	rr := requestReaders.Get().(*requestReader)
 	defer requestReaders.Put(rr)
 	rr.limit = io.LimitedReader{R: nc, N: maxRequestBytes}
@@ -135,31 +150,40 @@ func acceptConn(nc net.Conn, opts *AcceptOptions) (*Conn, *http.Request, error) 
 		default:
 			herr = &HandshakeError{Status: http.StatusBadRequest, Reason: "malformed request: " + err.Error()}
 		}
-		refuseConn(nc, nil, herr)
+		refuseConn(ctx, nc, nil, herr)
 		return nil, nil, herr
 	}
+	// A body would read from rr, which goes back to the pool: the
+	// request handed out has none (and a handshake with one is refused
+	// below).
+	hasBody := r.ContentLength != 0 || len(r.TransferEncoding) > 0
+	r.Body = http.NoBody
 	r.RemoteAddr = nc.RemoteAddr().String()
 	if tc, ok := nc.(*tls.Conn); ok {
 		state := tc.ConnectionState()
 		r.TLS = &state
 	}
 
-	key, herr := checkClientHandshake(r)
-	if herr == nil && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
-		// A body would be read as the client's first frames.
+	herr := checkRequest(r)
+	var key string
+	if herr == nil {
+		key, herr = checkClientHandshake(r)
+	}
+	if herr == nil && hasBody {
+		// It would be read as the client's first frames.
 		herr = &HandshakeError{Status: http.StatusBadRequest, Reason: "handshake must not have a body"}
 	}
 	if herr == nil {
 		herr = checkOrigin(r, opts)
 	}
 	if herr != nil {
-		refuseConn(nc, r, herr)
+		refuseConn(ctx, nc, r, herr)
 		return nil, r, herr
 	}
 	n := negotiate(r, opts)
 	resp := appendSwitchingProtocols(nil, key, n.subprotocol, n.extensions, nil)
 	if _, err := nc.Write(resp); err != nil {
-		return nil, r, &HandshakeError{Reason: "writing the 101 response: " + err.Error()}
+		return nil, r, fmt.Errorf("websocket: accept: writing the 101 response: %w", err)
 	}
 	// Bytes the client sent right after its request are its first frames.
 	// The buffer goes back to the pool, so they are copied out (newConn
@@ -171,6 +195,40 @@ func acceptConn(nc net.Conn, opts *AcceptOptions) (*Conn, *http.Request, error) 
 	return newConn(nc, true, buffered, n.subprotocol, &opts.ConnOptions, n.deflate), r, nil
 }
 
+// checkRequest applies what http.ReadRequest leaves to a server, as
+// net/http's does: the HTTP version (a 101 answers HTTP/1.x only) and the
+// host, which an HTTP/1.1 request must name (RFC 9112 §3.2; RFC 6455
+// §4.2.1 item 2). ReadRequest has refused a repeated Host field already,
+// and moved the one field into r.Host (or taken the host of an
+// absolute-form target).
+func checkRequest(r *http.Request) *HandshakeError {
+	if r.ProtoMajor != 1 {
+		return &HandshakeError{Status: http.StatusHTTPVersionNotSupported, Reason: "HTTP version " + r.Proto + " not supported"}
+	}
+	if r.ProtoMinor >= 1 && !validHost(r.Host) {
+		return &HandshakeError{Status: http.StatusBadRequest, Reason: "missing or malformed Host header"}
+	}
+	return nil
+}
+
+// validHost reports whether h can be a Host field's value: a host with an
+// optional port (RFC 9110 §7.2), made of the characters RFC 3986 §3.2.2
+// allows in one (names, IPv4, bracketed IPv6, percent-encoding).
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~%!$&'()*+,;=:[]", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // isTimeout reports whether err is a deadline's.
 func isTimeout(err error) bool {
 	var ne net.Error
@@ -180,7 +238,7 @@ func isTimeout(err error) bool {
 // refuseConn answers a refused handshake on a bare connection with what
 // refuse would write through net/http: the status, its header fields and
 // the plain-text reason. The connection closes after it.
-func refuseConn(nc net.Conn, r *http.Request, herr *HandshakeError) {
+func refuseConn(ctx context.Context, nc net.Conn, r *http.Request, herr *HandshakeError) {
 	if r == nil {
 		r = &http.Request{ProtoMajor: 1, ProtoMinor: 1}
 	}
@@ -196,7 +254,7 @@ func refuseConn(nc net.Conn, r *http.Request, herr *HandshakeError) {
 		Body:          io.NopCloser(&rec.body),
 		Close:         true,
 	}
-	if resp.Write(nc) != nil {
+	if resp.Write(nc) != nil || ctx.Err() != nil {
 		return
 	}
 	// Closing a TCP connection with unread bytes in its receive buffer
@@ -205,7 +263,11 @@ func refuseConn(nc net.Conn, r *http.Request, herr *HandshakeError) {
 	// side and read what the client still sends, for a moment, before
 	// the caller closes.
 	if tc, ok := nc.(interface{ CloseWrite() error }); ok && tc.CloseWrite() == nil {
-		nc.SetReadDeadline(time.Now().Add(lingerAfterRefusal))
+		until := time.Now().Add(lingerAfterRefusal)
+		if deadline, ok := ctx.Deadline(); ok && deadline.Before(until) {
+			until = deadline
+		}
+		nc.SetReadDeadline(until)
 		io.Copy(io.Discard, io.LimitReader(nc, maxRequestBytes))
 	}
 }

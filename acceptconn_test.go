@@ -2,11 +2,14 @@ package websocket
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +133,10 @@ func TestAcceptConnRefuses(t *testing.T) {
 		{"foreign origin", good + "Origin: https://evil.example\r\n\r\n", nil, 403, [2]string{}},
 		{"CheckOrigin refuses", good + "\r\n", &AcceptOptions{CheckOrigin: func(*http.Request) bool { return false }}, 403, [2]string{}},
 		{"not HTTP", "hello there\r\n\r\n", nil, 400, [2]string{}},
+		{"HTTP/2.0", strings.Replace(good, "HTTP/1.1", "HTTP/2.0", 1) + "\r\n", nil, 505, [2]string{}},
+		{"no Host", strings.Replace(good, "Host: server.example.com\r\n", "", 1) + "\r\n", nil, 400, [2]string{}},
+		{"two Hosts", good + "Host: other.example.com\r\n\r\n", nil, 400, [2]string{}},
+		{"malformed Host", strings.Replace(good, "server.example.com", "a b/c", 1) + "\r\n", nil, 400, [2]string{}},
 		{"header too large", good + "Cookie: " + strings.Repeat("a", maxRequestBytes) + "\r\n\r\n", nil, 431, [2]string{}},
 	}
 	for _, tt := range tests {
@@ -160,24 +167,135 @@ func TestAcceptConnRefuses(t *testing.T) {
 			if got.c != nil || !errors.As(got.err, &herr) || !errors.Is(got.err, ErrBadHandshake) || herr.Status != tt.wantStatus {
 				t.Fatalf("AcceptConn: conn %v, err %v; want a *HandshakeError with %d", got.c, got.err, tt.wantStatus)
 			}
+			// A request handed out never reads from the handshake's
+			// pooled buffer, which the next connection will use.
+			if got.r != nil && got.r.Body != http.NoBody {
+				t.Errorf("the refused request has a body of its own: %T", got.r.Body)
+			}
 		})
 	}
 }
 
 // The context bounds the handshake: a client that sends nothing does not
-// hold the server past its deadline, and the error says why.
+// hold the server past the context's deadline or cancellation, and the
+// error says which.
 func TestAcceptConnContextBoundsHandshake(t *testing.T) {
-	server, client := net.Pipe()
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
-	defer cancel()
-	c, _, err := AcceptConn(ctx, server, nil)
-	if c != nil || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("AcceptConn = %v, %v; want context.DeadlineExceeded", c, err)
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"deadline", func() (context.Context, context.CancelFunc) { return context.WithTimeout(bg, 50*time.Millisecond) }, context.DeadlineExceeded},
+		{"cancelled", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(bg)
+			cancel() // AcceptConn finds it cancelled, or is cut short by it
+			return ctx, cancel
+		}, context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server, client := net.Pipe()
+			defer client.Close()
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			c, _, err := AcceptConn(ctx, server, nil)
+			if c != nil || !errors.Is(err, tc.want) {
+				t.Fatalf("AcceptConn = %v, %v; want %v", c, err, tc.want)
+			}
+			// And the connection is closed.
+			if _, err := client.Write([]byte("GET")); err == nil {
+				t.Error("the connection is still open")
+			}
+		})
 	}
-	// And the connection is closed.
-	if _, err := client.Write([]byte("GET")); err == nil {
-		t.Error("the connection is still open")
+}
+
+// A refusal the client has received is the error, even when the context
+// ends while the server waits for the client to close (refuseConn).
+func TestAcceptConnRefusalOutlivesContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	result := make(chan error, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			result <- err
+			return
+		}
+		_, _, err = AcceptConn(ctx, nc, nil)
+		result <- err
+	}()
+	_, _, resp := rawHandshake(t, ln.Addr().String(), strings.Replace(rfcRequest, "GET", "POST", 1))
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("status %d, want 405", resp.StatusCode)
+	}
+	cancel() // the client has its answer and keeps the connection open
+	var herr *HandshakeError
+	if err := recvWithin(t, result, 10*time.Second); !errors.As(err, &herr) || herr.Status != http.StatusMethodNotAllowed {
+		t.Fatalf("AcceptConn: %v, want the *HandshakeError with 405 that was sent", err)
+	}
+}
+
+// Over TLS: a wss client is accepted and the request carries the TLS
+// state; a client speaking plain HTTP to the TLS port is not answered in
+// HTTP, and its error is no *HandshakeError.
+func TestAcceptConnTLS(t *testing.T) {
+	certs := httptest.NewTLSServer(http.NotFoundHandler()) // a certificate, and a client that trusts it
+	defer certs.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", certs.TLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	results := make(chan accepted, 2)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+				defer cancel()
+				c, r, err := AcceptConn(ctx, nc, nil)
+				if c != nil {
+					t.Cleanup(func() { c.CloseNow() })
+				}
+				results <- accepted{c, r, err}
+			}()
+		}
+	}()
+
+	tlsConfig := certs.Client().Transport.(*http.Transport).TLSClientConfig
+	client, _, err := Dial(bg, "wss://"+ln.Addr().String()+"/secure", &DialOptions{TLSConfig: tlsConfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.CloseNow()
+	got := <-results
+	if got.err != nil || got.r.TLS == nil || !got.r.TLS.HandshakeComplete || got.r.URL.Path != "/secure" {
+		t.Fatalf("wss: %v, request %+v", got.err, got.r)
+	}
+
+	plain, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := io.WriteString(plain, rfcRequest); err != nil {
+		t.Fatal(err)
+	}
+	got = <-results
+	if got.c != nil || got.err == nil || errors.Is(got.err, ErrBadHandshake) {
+		t.Fatalf("plain HTTP to the TLS port: conn %v, err %v; want a failure that is no bad handshake", got.c, got.err)
+	}
+	plain.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if answer, _ := io.ReadAll(plain); bytes.Contains(answer, []byte("HTTP/1.1")) {
+		t.Errorf("answered in HTTP: %q", answer)
 	}
 }
 
@@ -235,6 +353,15 @@ func FuzzAcceptConn(f *testing.F) {
 		case err == nil:
 			if rerr != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 				t.Fatalf("accepted, answered with %v, %v", resp, rerr)
+			}
+			// Only a GET over HTTP/1.1 or later, with a Host, is one.
+			if r.Method != http.MethodGet || r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.Host == "" || r.Body != http.NoBody {
+				t.Fatalf("accepted %s %s HTTP/%d.%d, Host %q, body %T", r.Method, r.URL, r.ProtoMajor, r.ProtoMinor, r.Host, r.Body)
+			}
+		default:
+			// Nothing answered: the client left, or sent too little.
+			if rerr == nil {
+				t.Fatalf("failure %v, yet answered %d", err, resp.StatusCode)
 			}
 		}
 	})

@@ -140,6 +140,13 @@ type Conn struct {
 	t           transport
 	subprotocol string
 	isServer    bool
+	// fromAccept: the connection came from Accept, where a context taken
+	// from the request is cancelled when the handler returns, which
+	// contextEnded mentions. Handler clears it: the context it gives
+	// serve does not end with the request. Nothing of the request is
+	// kept: its contexts, with what net/http hangs on them, are about
+	// 330 bytes per connection once the handler has returned.
+	fromAccept bool
 
 	// Reading. The fields below are used by one goroutine at a time: the
 	// holder of readSem.
@@ -193,14 +200,6 @@ type Conn struct {
 	closed     chan struct{}               // see Done; nil until Done is called or t is closed
 	doneErr    error                       // why t was closed; set before closing
 	watchedBy  atomic.Pointer[serverConns] // its server's open connections, if they are watched (see serverConns.add)
-
-	// requestContexts: the connection came from Accept, where a context
-	// taken from the request ends when the handler returns, and
-	// contextEnded says so. Handler clears it: the context it gives serve
-	// does not end with the request. Nothing of the request is kept: its
-	// contexts, with what net/http hangs on them, are about 330 bytes per
-	// connection served on a goroutine after the handler has returned.
-	requestContexts bool
 
 	closeTimeout time.Duration
 	onPing       func([]byte)
@@ -372,17 +371,17 @@ func (c *Conn) watch(ctx context.Context) (stop func() bool) {
 	return context.AfterFunc(ctx, func() { c.closeTransport(c.contextEnded(ctx)) })
 }
 
-// contextEnded is why the connection was closed when ctx ended. A context
-// cancelled on a connection from Accept that carries net/http's server
-// value came from an HTTP request, and the likeliest cause is the mistake
-// of serving the connection after the handler returned, which cancels the
-// request's context; the error says so, as a likelihood, since the
-// program may also have cancelled a context of its own derived from the
-// request.
+// contextEnded is why the connection was closed when ctx ended. On a
+// connection from Accept, a cancelled context that carries net/http's
+// server value came from an HTTP request, and a common mistake is to serve
+// the connection after the handler returned, which cancels the request's
+// context. The error mentions it as a possibility: the program may also
+// have cancelled a context of its own derived from the request, or (over
+// HTTP/2) the client may have reset the stream.
 func (c *Conn) contextEnded(ctx context.Context) error {
 	cause := context.Cause(ctx)
-	if c.requestContexts && errors.Is(cause, context.Canceled) && ctx.Value(http.ServerContextKey) != nil {
-		return fmt.Errorf("websocket: connection closed: %w (the context came from an HTTP request, and a request's context is cancelled when its handler returns: serve the connection inside the handler, or use Handler)", cause)
+	if c.fromAccept && errors.Is(cause, context.Canceled) && ctx.Value(http.ServerContextKey) != nil {
+		return fmt.Errorf("websocket: connection closed: %w (the context came from an HTTP request: if its handler has returned, that cancelled it; serve the connection inside the handler, or use Handler)", cause)
 	}
 	return fmt.Errorf("websocket: connection closed: %w", cause)
 }

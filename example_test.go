@@ -322,7 +322,7 @@ func ExampleAcceptConn() {
 				defer cancel()
 				c, r, err := websocket.AcceptConn(ctx, nc, nil)
 				if err != nil {
-					return // a refusal has been answered with an HTTP error
+					return // refused (and answered with an HTTP error), or the client left
 				}
 				// A new goroutine starts with the smallest stack; this
 				// one's grew while it read the request.

@@ -223,6 +223,20 @@ func benchmark(o options) error {
 		load0, load1, hard, maxConns)
 	fmt.Printf("server order rotates by one each point; a fresh server process per (point, server)\n\n")
 	printTable(os.Stdout, o, points, runs)
+	// A run with errors measured something else than it says: the table
+	// shows them, and the exit status fails the run (make bench-scale
+	// QUICK=1 is CI's smoke test of the benchmark).
+	bad := 0
+	for _, byServer := range runs {
+		for _, r := range byServer {
+			if r.errors() > 0 {
+				bad++
+			}
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d server runs had errors (the last column)", bad, total)
+	}
 	return nil
 }
 

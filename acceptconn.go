@@ -10,7 +10,10 @@
 // a server that takes thousands of handshakes at once (clients reconnecting
 // after a deploy) holds them all at its peak. AcceptConn reads the request
 // with http.ReadRequest, the same parser, through a small pooled buffer,
-// and applies the checks and the negotiation Accept does.
+// and applies the checks and the negotiation Accept does. In the scale
+// benchmark (bench/README.md, 2026-12-07) that took a storm of 10,000
+// reconnecting clients from 141 MiB of peak RSS through net/http to 111,
+// and 19,744 idle connections from 5.95 KiB each to 4.63.
 
 package websocket
 
@@ -72,7 +75,8 @@ var requestReaders = sync.Pool{New: func() any {
 // server should give it a timeout, or a client that connects and sends
 // nothing holds its goroutine for ever. Serve the connection on a new
 // goroutine (see the example): the one that read the request has a stack
-// grown by parsing it, which an idle connection would keep.
+// grown by parsing it, which an idle connection would keep (10,000 idle
+// connections: 6.71 KiB each on that goroutine, 4.67 KiB on a new one).
 //
 // A request that is not a valid handshake is answered with an HTTP error
 // (400, 403, 405, 426, 431 or 505, with a plain-text reason), nc is closed,

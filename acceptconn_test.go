@@ -22,14 +22,19 @@ type accepted struct {
 	err error
 }
 
-// acceptConnServer listens on loopback and runs AcceptConn, with a 10 s
-// handshake bound, on every connection it takes.
+// acceptConnServer listens on loopback and serves with acceptConnOn.
 func acceptConnServer(t *testing.T, opts *AcceptOptions) (addr string, results <-chan accepted) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln.Addr().String(), acceptConnOn(t, ln, opts)
+}
+
+// acceptConnOn runs AcceptConn, with a 10 s handshake bound, on every
+// connection ln takes, until the test ends.
+func acceptConnOn(t *testing.T, ln net.Listener, opts *AcceptOptions) <-chan accepted {
 	t.Cleanup(func() { ln.Close() })
 	ch := make(chan accepted, 16)
 	go func() {
@@ -49,7 +54,7 @@ func acceptConnServer(t *testing.T, opts *AcceptOptions) (addr string, results <
 			}()
 		}
 	}()
-	return ln.Addr().String(), ch
+	return ch
 }
 
 // A client of this package connects, negotiates a subprotocol and
@@ -250,25 +255,7 @@ func TestAcceptConnTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	results := make(chan accepted, 2)
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				ctx, cancel := context.WithTimeout(bg, 10*time.Second)
-				defer cancel()
-				c, r, err := AcceptConn(ctx, nc, nil)
-				if c != nil {
-					t.Cleanup(func() { c.CloseNow() })
-				}
-				results <- accepted{c, r, err}
-			}()
-		}
-	}()
+	results := acceptConnOn(t, ln, nil)
 
 	tlsConfig := certs.Client().Transport.(*http.Transport).TLSClientConfig
 	client, _, err := Dial(bg, "wss://"+ln.Addr().String()+"/secure", &DialOptions{TLSConfig: tlsConfig})

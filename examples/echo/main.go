@@ -90,7 +90,8 @@ func serveBare(ln net.Listener, opts *websocket.AcceptOptions) error {
 			}
 			// A new goroutine starts with the smallest stack; this one's
 			// grew while it read the request, and an idle connection
-			// would keep it.
+			// would keep it (10,000 idle connections: 6.71 KiB each on
+			// this goroutine, 4.67 KiB on a new one; bench/README.md).
 			go func() {
 				defer c.Close(websocket.StatusNormalClosure, "")
 				serve(context.Background(), c)

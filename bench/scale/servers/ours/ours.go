@@ -47,7 +47,8 @@ func Run(cfg *srv.Config) {
 				return
 			}
 			// A goroutine of its own, which starts with the smallest
-			// stack: this one grew while it parsed the request.
+			// stack: this one grew while it parsed the request (idle 10k:
+			// 4.67 KiB per connection, against 6.71 served here).
 			go serve(c, cfg, conns)
 		}()
 	}

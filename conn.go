@@ -381,7 +381,7 @@ func (c *Conn) watch(ctx context.Context) (stop func() bool) {
 func (c *Conn) contextEnded(ctx context.Context) error {
 	cause := context.Cause(ctx)
 	if c.fromAccept && errors.Is(cause, context.Canceled) && ctx.Value(http.ServerContextKey) != nil {
-		return fmt.Errorf("websocket: connection closed: %w (the context came from an HTTP request: if its handler has returned, that cancelled it; serve the connection inside the handler, or use Handler)", cause)
+		return fmt.Errorf("websocket: connection closed: %w (the context came from an HTTP request: if its handler returned, that cancelled it; serve the connection inside the handler, or use Handler)", cause)
 	}
 	return fmt.Errorf("websocket: connection closed: %w", cause)
 }

@@ -92,7 +92,7 @@ func TestLifetimeHTTP1(t *testing.T) {
 		}
 		defer c.CloseNow()
 		err = recvWithin(t, ended, 10*time.Second)
-		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "if its handler has returned") {
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "if its handler returned") {
 			t.Fatalf("read with the request's context after the handler returned: %v, want an error naming the cause", err)
 		}
 	})
@@ -228,7 +228,7 @@ func TestContextEndedNamesTheRequest(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Errorf("%v does not match %v", err, tc.want)
 			}
-			if named := strings.Contains(err.Error(), "if its handler has returned"); named != tc.named {
+			if named := strings.Contains(err.Error(), "if its handler returned"); named != tc.named {
 				t.Errorf("%v: names the handler: %v, want %v", err, named, tc.named)
 			}
 		})

@@ -141,6 +141,7 @@ func acceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *
 		rr.br.Reset(&rr.limit)
 	}()
 
+	skipEmptyLines(rr.br)
 	r, err := http.ReadRequest(rr.br)
 	if err != nil {
 		var herr *HandshakeError
@@ -299,4 +300,20 @@ func (rec *refusal) WriteHeader(status int) {
 func (rec *refusal) Write(p []byte) (int, error) {
 	rec.WriteHeader(http.StatusOK)
 	return rec.body.Write(p)
+}
+
+// skipEmptyLines drops the CR and LF bytes that come before the request
+// line, up to two empty lines. RFC 9112 §2.2: a server SHOULD ignore at
+// least one empty line received before the request line, which some
+// clients send after the body of a previous request; http.ReadRequest
+// would take it for a malformed request line (net/http's server skips them
+// the same way before it calls the parser). A read error is left for
+// ReadRequest to meet and report.
+func skipEmptyLines(br *bufio.Reader) {
+	peek, _ := br.Peek(4)
+	n := 0
+	for n < len(peek) && (peek[n] == '\r' || peek[n] == '\n') {
+		n++
+	}
+	br.Discard(n)
 }

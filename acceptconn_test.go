@@ -116,6 +116,21 @@ func TestAcceptConnKeepsBytesAfterTheRequest(t *testing.T) {
 	}
 }
 
+// An empty line before the request line is ignored (RFC 9112 §2.2), and
+// the handshake goes on as without it.
+func TestAcceptConnIgnoresEmptyLineBeforeRequest(t *testing.T) {
+	for _, lead := range []string{"\r\n", "\n", "\r\n\r\n"} {
+		addr, results := acceptConnServer(t, nil)
+		_, _, resp := rawHandshake(t, addr, lead+rfcRequest)
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Errorf("%q before the request: status %d, want 101", lead, resp.StatusCode)
+		}
+		if got := <-results; got.err != nil {
+			t.Errorf("%q before the request: AcceptConn: %v", lead, got.err)
+		}
+	}
+}
+
 // Every bad request gets its HTTP error and a closed connection, and
 // AcceptConn returns a *HandshakeError with the same status.
 func TestAcceptConnRefuses(t *testing.T) {

@@ -4,7 +4,10 @@
 // ("ours-http"), each a separate process started fresh for every data
 // point, with the order of the servers rotating from point to point. It
 // prints one table: each server's figure, and ours ÷ the best peer with
-// the target met or missed. See bench/README.md, "Scale".
+// the target met or missed. Every point runs -repeats times (3 in the full
+// run) and the table gives the median of each figure: a single broadcast
+// run's latency moves by up to 40% from one run to the next on a 2-core
+// machine, enough to turn a ratio either way. See bench/README.md, "Scale".
 //
 //	cd bench && go run ./scale            # the full run
 //	cd bench && go run ./scale -quick     # a smoke run, under two minutes
@@ -82,17 +85,17 @@ func kilo(n int) string {
 
 // run is one server's run of one point.
 type run struct {
-	res     result
-	failure string // the harness could not run it (server did not start, load generator died)
-	secs    float64
+	Res     result
+	Failure string  `json:",omitempty"` // the harness could not run it (server did not start, load generator died)
+	Secs    float64 // wall time of the run, start to stop
 }
 
 func (r *run) errors() int {
 	if r == nil {
 		return 0
 	}
-	n := r.res.Errors
-	if r.failure != "" {
+	n := r.Res.Errors
+	if r.Failure != "" {
 		n++
 	}
 	return n
@@ -109,6 +112,7 @@ type options struct {
 	profileDir string
 	jsonOut    string
 	pause      time.Duration
+	repeats    int
 }
 
 func main() {
@@ -137,6 +141,7 @@ func main() {
 	flag.IntVar(&o.slowBuf, "slow-rcvbuf", 0, "SO_RCVBUF of the slow broadcast clients (0: the kernel's default)")
 	flag.StringVar(&o.profileDir, "profile-dir", "", "write a CPU profile, a heap profile and the runtime's memory classes of every server run into this directory (NAME-POINT.*)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every run's raw result to this file")
+	flag.IntVar(&o.repeats, "repeats", 0, "runs of each (point, server); the table gives medians (default 3, -quick 1)")
 	flag.Parse()
 	o.servers = strings.Split(servers, ",")
 	o.scenarios = map[string]bool{}
@@ -147,6 +152,12 @@ func main() {
 		o.duration = 30 * time.Second
 		if o.quick {
 			o.duration = 3 * time.Second
+		}
+	}
+	if o.repeats <= 0 {
+		o.repeats = 3
+		if o.quick {
+			o.repeats = 1
 		}
 	}
 	o.pause = time.Second
@@ -190,20 +201,26 @@ func benchmark(o options) error {
 	}
 
 	load0 := loadavg()
-	runs := map[string]map[string]*run{}
-	total := len(points) * len(o.servers)
+	// runs[point][server] holds that server's runs of the point. The
+	// repeats of a point follow one another, each in a server order
+	// rotated by one from the last, so that no server always runs first
+	// after the previous point's load.
+	runs := map[string]map[string][]*run{}
+	total := len(points) * len(o.servers) * o.repeats
 	k := 0
 	for pi, p := range points {
-		runs[p.key] = map[string]*run{}
-		for j := range o.servers {
-			s := o.servers[(pi+j)%len(o.servers)]
-			k++
-			t := time.Now()
-			r := runPoint(o, p, s, self, tmp)
-			r.secs = time.Since(t).Seconds()
-			runs[p.key][s] = r
-			fmt.Fprintf(os.Stderr, "[%d/%d] %-18s %-8s %s (%.1f s)\n", k, total, p.key, s, summary(p, r), r.secs)
-			time.Sleep(o.pause)
+		runs[p.key] = map[string][]*run{}
+		for rep := range o.repeats {
+			for j := range o.servers {
+				s := o.servers[(pi+rep+j)%len(o.servers)]
+				k++
+				t := time.Now()
+				r := runPoint(o, p, s, self, tmp)
+				r.Secs = time.Since(t).Seconds()
+				runs[p.key][s] = append(runs[p.key][s], r)
+				fmt.Fprintf(os.Stderr, "[%d/%d] %-18s %-9s %s (%.1f s)\n", k, total, p.key, s, summary(p, r), r.Secs)
+				time.Sleep(o.pause)
+			}
 		}
 	}
 	load1 := loadavg()
@@ -221,16 +238,19 @@ func benchmark(o options) error {
 		runtime.NumCPU(), runtime.Version(), kernel())
 	fmt.Printf("load average before %s, after %s; RLIMIT_NOFILE %d (hard), so at most %d connections per process\n",
 		load0, load1, hard, maxConns)
-	fmt.Printf("server order rotates by one each point; a fresh server process per (point, server)\n\n")
+	fmt.Printf("server order rotates by one each point and each repeat; a fresh server process per run;\n")
+	fmt.Printf("%d run(s) of each (point, server): each figure is the median of its runs, \"ours range\" the lowest and highest of ours\n\n", o.repeats)
 	printTable(os.Stdout, o, points, runs)
 	// A run with errors measured something else than it says: the table
 	// shows them, and the exit status fails the run (make bench-scale
 	// QUICK=1 is CI's smoke test of the benchmark).
 	bad := 0
 	for _, byServer := range runs {
-		for _, r := range byServer {
-			if r.errors() > 0 {
-				bad++
+		for _, rs := range byServer {
+			for _, r := range rs {
+				if r.errors() > 0 {
+					bad++
+				}
 			}
 		}
 	}
@@ -294,12 +314,12 @@ func runPoint(o options, p point, name, self, tmp string) *run {
 	}
 	inR, inW, err := os.Pipe()
 	if err != nil {
-		r.failure = err.Error()
+		r.Failure = err.Error()
 		return r
 	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		r.failure = err.Error()
+		r.Failure = err.Error()
 		return r
 	}
 	defer inW.Close()
@@ -312,7 +332,7 @@ func runPoint(o options, p point, name, self, tmp string) *run {
 	srvCmd.Stdin, srvCmd.Stdout, srvCmd.Stderr = inR, outW, logf
 	srvCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := srvCmd.Start(); err != nil {
-		r.failure = "server start: " + err.Error()
+		r.Failure = "server start: " + err.Error()
 		return r
 	}
 	inR.Close()
@@ -323,7 +343,7 @@ func runPoint(o options, p point, name, self, tmp string) *run {
 
 	addr, err := readReady(outR, 20*time.Second)
 	if err != nil {
-		r.failure = "server not ready: " + err.Error() + tail(logPath)
+		r.Failure = "server not ready: " + err.Error() + tail(logPath)
 		return r
 	}
 
@@ -348,7 +368,7 @@ func runPoint(o options, p point, name, self, tmp string) *run {
 	lg.Stderr = logf
 	lg.ExtraFiles = []*os.File{inW, outR}
 	if err := lg.Start(); err != nil {
-		r.failure = "load generator start: " + err.Error()
+		r.Failure = "load generator start: " + err.Error()
 		return r
 	}
 	lgDone := make(chan error, 1)
@@ -362,20 +382,20 @@ func runPoint(o options, p point, name, self, tmp string) *run {
 	case <-time.After(limit):
 		lg.Process.Kill()
 		<-lgDone
-		r.failure = fmt.Sprintf("load generator still running after %v, killed", limit)
+		r.Failure = fmt.Sprintf("load generator still running after %v, killed", limit)
 		return r
 	}
 	if err != nil {
-		r.failure = "load generator: " + err.Error() + tail(logPath)
+		r.Failure = "load generator: " + err.Error() + tail(logPath)
 		return r
 	}
-	if err := json.Unmarshal([]byte(out.String()), &r.res); err != nil {
-		r.failure = "load generator output: " + err.Error()
+	if err := json.Unmarshal([]byte(out.String()), &r.Res); err != nil {
+		r.Failure = "load generator output: " + err.Error()
 		return r
 	}
 	select {
 	case err := <-exited:
-		r.failure = fmt.Sprintf("server exited during the run: %v%s", err, tail(logPath))
+		r.Failure = fmt.Sprintf("server exited during the run: %v%s", err, tail(logPath))
 		exited <- err
 	default:
 	}
@@ -446,10 +466,10 @@ func tail(path string) string {
 }
 
 func summary(p point, r *run) string {
-	if r.failure != "" {
-		return "FAILED: " + r.failure
+	if r.Failure != "" {
+		return "FAILED: " + r.Failure
 	}
-	x := r.res
+	x := r.Res
 	var s string
 	switch {
 	case x.NA != "":

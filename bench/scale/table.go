@@ -1,10 +1,11 @@
 package main
 
-// The table: one row per figure, each server's value, ours ÷ the best
-// peer, the target and whether ours meets it, and the errors of each
-// server's run.
+// The table: one row per figure, each server's value (the median of its
+// runs), ours ÷ the best peer, the target and whether ours meets it, the
+// lowest and highest of ours's runs, and the errors of each server's runs.
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -24,13 +25,14 @@ type target struct {
 
 type row struct {
 	label string
-	vals  map[string]float64 // servers with a value
-	cells map[string]string  // servers without one: "n/a", "FAIL"
+	vals  map[string]float64   // servers with a value: the median of their runs
+	runs  map[string][]float64 // the values of each run, for the range
+	cells map[string]string    // servers without one: "n/a", "FAIL"
 	errs  map[string]int
 	tgt   target
 }
 
-func printTable(w io.Writer, o options, points []point, runs map[string]map[string]*run) {
+func printTable(w io.Writer, o options, points []point, runs map[string]map[string][]*run) {
 	var rows []row
 	var notes []string
 	byKey := map[string]point{}
@@ -38,27 +40,36 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 		byKey[p.key] = p
 	}
 	for _, p := range points {
-		rs := runs[p.key]
-		mk := func(label string, tgt target, f func(x *result) float64) row {
-			rw := row{label: label, vals: map[string]float64{}, cells: map[string]string{}, errs: map[string]int{}, tgt: tgt}
+		// mkFrom makes the row of figure f over the runs in byServer.
+		mkFrom := func(byServer map[string][]*run, label string, tgt target, f func(x *result) float64) row {
+			rw := row{label: label, vals: map[string]float64{}, runs: map[string][]float64{}, cells: map[string]string{}, errs: map[string]int{}, tgt: tgt}
 			for _, s := range o.servers {
-				r := rs[s]
-				rw.errs[s] = r.errors()
-				switch {
-				case r.failure != "":
-					rw.cells[s] = "FAIL"
-				case r.res.NA != "":
-					rw.cells[s] = "n/a"
-				default:
-					v := f(&r.res)
-					if v < 0 || math.IsNaN(v) {
-						rw.cells[s] = "-"
-					} else {
-						rw.vals[s] = v
+				cell, vs := "", []float64(nil)
+				for _, r := range byServer[s] {
+					rw.errs[s] += r.errors()
+					switch {
+					case r.Failure != "":
+						cell = "FAIL"
+					case r.Res.NA != "":
+						cell = cmp.Or(cell, "n/a")
+					default:
+						if v := f(&r.Res); v >= 0 && !math.IsNaN(v) {
+							vs = append(vs, v)
+						} else {
+							cell = cmp.Or(cell, "-")
+						}
 					}
+				}
+				if cell != "" {
+					rw.cells[s] = cell
+				} else {
+					rw.vals[s], rw.runs[s] = median(vs), vs
 				}
 			}
 			return rw
+		}
+		mk := func(label string, tgt target, f func(x *result) float64) row {
+			return mkFrom(runs[p.key], label, tgt, f)
 		}
 		size := p.sizeLabel()
 		ratio1 := target{text: "≤1.0× best", ratioMax: 1}
@@ -95,16 +106,20 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 			}
 			rw := mk(name+": p99 change vs normal %", target{text: "≤+10%", absMax: 10, change: true},
 				func(x *result) float64 { return x.P99ms })
+			// The change of the medians: each run's own change would
+			// pair runs that have nothing to do with each other.
+			base := mkFrom(normal, "", target{}, func(x *result) float64 { return x.P99ms })
 			for s, v := range rw.vals {
-				n := normal[s]
-				if n.failure != "" || n.res.NA != "" || n.res.P99ms <= 0 {
+				b, ok := base.vals[s]
+				if !ok || b <= 0 {
 					delete(rw.vals, s)
 					rw.cells[s] = "-"
 					continue
 				}
-				rw.vals[s] = (v/n.res.P99ms - 1) * 100
-				rw.errs[s] += n.errors()
+				rw.vals[s] = (v/b - 1) * 100
+				rw.errs[s] += base.errs[s]
 			}
+			rw.runs = nil // a range of changes would need pairs of runs
 			rows = append(rows, rw)
 		case "storm":
 			rows = append(rows,
@@ -116,18 +131,22 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 				mk("active "+size+": p99 round trip ms", ratio1, func(x *result) float64 { return x.RTTp99ms }))
 		}
 		for _, s := range o.servers {
-			r := rs[s]
-			switch {
-			case r.failure != "":
-				notes = append(notes, fmt.Sprintf("%s %s: FAIL: %s", p.key, s, r.failure))
-			case r.res.NA != "":
-				notes = append(notes, fmt.Sprintf("%s %s: n/a: %s", p.key, s, r.res.NA))
-			}
-			if r.res.Errors > 0 {
-				notes = append(notes, fmt.Sprintf("%s %s: %d errors %v, e.g. %q", p.key, s, r.res.Errors, r.res.ErrKinds, r.res.ErrSample))
-			}
-			if r.failure == "" && r.res.NA == "" && r.res.Open < p.n {
-				notes = append(notes, fmt.Sprintf("%s %s: only %d of %d connections opened", p.key, s, r.res.Open, p.n))
+			for i, r := range runs[p.key][s] {
+				at := fmt.Sprintf("%s %s (run %d)", p.key, s, i+1)
+				switch {
+				case r.Failure != "":
+					notes = append(notes, fmt.Sprintf("%s: FAIL: %s", at, r.Failure))
+				case r.Res.NA != "":
+					if i == 0 { // the same reason every run
+						notes = append(notes, fmt.Sprintf("%s %s: n/a: %s", p.key, s, r.Res.NA))
+					}
+				}
+				if r.Res.Errors > 0 {
+					notes = append(notes, fmt.Sprintf("%s: %d errors %v, e.g. %q", at, r.Res.Errors, r.Res.ErrKinds, r.Res.ErrSample))
+				}
+				if r.Failure == "" && r.Res.NA == "" && r.Res.Open < p.n {
+					notes = append(notes, fmt.Sprintf("%s: only %d of %d connections opened", at, r.Res.Open, p.n))
+				}
 			}
 		}
 		if p.asked > p.n {
@@ -137,7 +156,7 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.Debug)
 	hdr := append([]string{"figure (lower is better)"}, o.servers...)
-	hdr = append(hdr, "ours÷best peer", "target", "ours", "errors "+strings.Join(initials(o.servers), "/"))
+	hdr = append(hdr, "ours÷best peer", "target", "ours", "ours range", "errors "+strings.Join(initials(o.servers), "/"))
 	fmt.Fprintln(tw, strings.Join(hdr, "\t")+"\t")
 	for _, rw := range rows {
 		cells := []string{rw.label}
@@ -152,7 +171,7 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 			cells = append(cells, c)
 		}
 		ratio, verdict := judge(rw)
-		cells = append(cells, ratio, orDash(rw.tgt.text), verdict)
+		cells = append(cells, ratio, orDash(rw.tgt.text), verdict, spread(rw.runs["ours"], rw.tgt.change))
 		var es []string
 		for _, s := range o.servers {
 			es = append(es, fmt.Sprint(rw.errs[s]))
@@ -213,6 +232,25 @@ func judge(rw row) (ratioCell, verdict string) {
 		met = met && ours <= rw.tgt.absMax
 	}
 	return ratioCell, metText(met)
+}
+
+// median is the middle value of vs, or the mean of the two middle ones.
+func median(vs []float64) float64 {
+	s := slices.Sorted(slices.Values(vs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// spread is the range cell: the lowest and highest of the runs, when
+// there is more than one.
+func spread(vs []float64, signed bool) string {
+	if len(vs) < 2 {
+		return "-"
+	}
+	return num(slices.Min(vs), signed) + "–" + num(slices.Max(vs), signed)
 }
 
 func metText(ok bool) string {

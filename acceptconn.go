@@ -89,35 +89,26 @@ func AcceptConn(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Conn, *
 	if opts == nil {
 		opts = &AcceptOptions{}
 	}
-	deadline, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		nc.SetDeadline(deadline)
-	}
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	hc := bindHandshake(ctx, nc)
+	defer hc.stop() // a no-op once release has run
 
 	c, r, err := acceptConn(ctx, nc, opts)
 	if err != nil {
 		nc.Close()
+		// A client that was answered (an HTTP error) gets the error it
+		// was told, whatever the context did meanwhile.
 		var herr *HandshakeError
-		switch {
-		case errors.As(err, &herr) && herr.Status != 0:
-			// The client has been answered: the error is what it was
-			// told, whatever the context did meanwhile.
-		case ctx.Err() != nil:
-			err = fmt.Errorf("websocket: accept: %w", context.Cause(ctx))
-		case hasDeadline && !time.Now().Before(deadline):
-			// The connection's deadline, which is the context's, can
-			// expire a moment before the context's own timer.
-			err = fmt.Errorf("websocket: accept: %w", context.DeadlineExceeded)
+		if answered := errors.As(err, &herr) && herr.Status != 0; !answered {
+			if cause := hc.cause(); cause != nil {
+				err = fmt.Errorf("websocket: accept: %w", cause)
+			}
 		}
 		return nil, r, err
 	}
-	if !stop() {
+	if !hc.release() {
 		c.CloseNow()
 		return nil, r, fmt.Errorf("websocket: accept: %w", context.Cause(ctx))
 	}
-	nc.SetDeadline(time.Time{})
 	return c, r, nil
 }
 
@@ -302,13 +293,19 @@ func (rec *refusal) Write(p []byte) (int, error) {
 	return rec.body.Write(p)
 }
 
-// skipEmptyLines drops the CR and LF bytes that come before the request
-// line, up to two empty lines. RFC 9112 §2.2: a server SHOULD ignore at
-// least one empty line received before the request line, which some
-// clients send after the body of a previous request; http.ReadRequest
-// would take it for a malformed request line (net/http's server skips them
-// the same way before it calls the parser). A read error is left for
-// ReadRequest to meet and report.
+// skipEmptyLines drops up to four CR or LF bytes before the request line
+// (two CRLF empty lines), which http.ReadRequest would take for a
+// malformed request line. RFC 9112 §2.2: "a server that is expecting to
+// receive and parse a request-line SHOULD ignore at least one empty line
+// (CRLF) received prior to the request-line". net/http's server does so
+// only after a POST on the same connection (the stray line ended its
+// body), so Accept refuses a fresh connection that starts with one, with
+// 400, where AcceptConn follows the RFC.
+//
+// Peek's error is dropped: ReadRequest reads the connection again and
+// meets it again (an EOF, a deadline passed), except a connection reset,
+// which the kernel reports once and then reads as EOF; either way nothing
+// is answered.
 func skipEmptyLines(br *bufio.Reader) {
 	peek, _ := br.Peek(4)
 	n := 0

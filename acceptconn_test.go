@@ -157,6 +157,7 @@ func TestAcceptConnRefuses(t *testing.T) {
 		{"no Host", strings.Replace(good, "Host: server.example.com\r\n", "", 1) + "\r\n", nil, 400, [2]string{}},
 		{"two Hosts", good + "Host: other.example.com\r\n\r\n", nil, 400, [2]string{}},
 		{"malformed Host", strings.Replace(good, "server.example.com", "a b/c", 1) + "\r\n", nil, 400, [2]string{}},
+		{"three empty lines first", "\r\n\r\n\r\n" + good + "\r\n", nil, 400, [2]string{}}, // two are skipped (skipEmptyLines)
 		{"header too large", good + "Cookie: " + strings.Repeat("a", maxRequestBytes) + "\r\n\r\n", nil, 431, [2]string{}},
 	}
 	for _, tt := range tests {

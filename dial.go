@@ -101,33 +101,22 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if err != nil {
 		return nil, nil, err
 	}
-	// The context bounds the handshake: its deadline becomes the
-	// connection's, and its cancellation closes the connection.
-	deadline, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		netConn.SetDeadline(deadline)
-	}
-	stop := context.AfterFunc(ctx, func() { netConn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	// The context bounds the handshake.
+	hc := bindHandshake(ctx, netConn)
+	defer hc.stop() // a no-op once release has run
 
 	conn, resp, err := clientHandshake(netConn, u, opts)
 	if err != nil {
 		netConn.Close()
-		switch {
-		case ctx.Err() != nil:
-			err = fmt.Errorf("websocket: dial %s: %w", u.Host, context.Cause(ctx))
-		case hasDeadline && !time.Now().Before(deadline):
-			// The connection's deadline, which is the context's, can
-			// expire a moment before the context's own timer.
-			err = fmt.Errorf("websocket: dial %s: %w", u.Host, context.DeadlineExceeded)
+		if cause := hc.cause(); cause != nil {
+			err = fmt.Errorf("websocket: dial %s: %w", u.Host, cause)
 		}
 		return nil, resp, err
 	}
-	if !stop() {
+	if !hc.release() {
 		conn.CloseNow()
 		return nil, resp, fmt.Errorf("websocket: dial %s: %w", u.Host, context.Cause(ctx))
 	}
-	netConn.SetDeadline(time.Time{})
 	return conn, resp, nil
 }
 

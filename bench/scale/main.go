@@ -1,8 +1,8 @@
 // Command scale is the scale benchmark: idle connections, broadcast,
 // reconnect storm and active connections, against five servers (ours,
 // gorilla, coder, gobwas, gws) and ours again through net/http
-// ("ours-http"), each a separate process started fresh for every data
-// point, with the order of the servers rotating from point to point. It
+// ("ours-http"), each a separate process started fresh for every run,
+// with the order of the servers rotating from run to run. It
 // prints one table: each server's figure, and ours ÷ the best peer with
 // the target met or missed. Every point runs -repeats times (3 in the full
 // run) and the table gives the median of each figure: a single broadcast

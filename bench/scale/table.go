@@ -131,15 +131,15 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 				mk("active "+size+": p99 round trip ms", ratio1, func(x *result) float64 { return x.RTTp99ms }))
 		}
 		for _, s := range o.servers {
+			naNoted := false // the same reason every run: noted once
 			for i, r := range runs[p.key][s] {
 				at := fmt.Sprintf("%s %s (run %d)", p.key, s, i+1)
 				switch {
 				case r.Failure != "":
 					notes = append(notes, fmt.Sprintf("%s: FAIL: %s", at, r.Failure))
-				case r.Res.NA != "":
-					if i == 0 { // the same reason every run
-						notes = append(notes, fmt.Sprintf("%s %s: n/a: %s", p.key, s, r.Res.NA))
-					}
+				case r.Res.NA != "" && !naNoted:
+					notes = append(notes, fmt.Sprintf("%s %s: n/a: %s", p.key, s, r.Res.NA))
+					naNoted = true
 				}
 				if r.Res.Errors > 0 {
 					notes = append(notes, fmt.Sprintf("%s: %d errors %v, e.g. %q", at, r.Res.Errors, r.Res.ErrKinds, r.Res.ErrSample))
@@ -180,7 +180,7 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\n! = that server's run had errors (counted in the last column, in server order)")
+	fmt.Fprintln(w, "\n! = that server's runs had errors (their sum is in the last column, in server order)")
 	for _, n := range notes {
 		fmt.Fprintln(w, "note:", n)
 	}
@@ -234,7 +234,9 @@ func judge(rw row) (ratioCell, verdict string) {
 	return ratioCell, metText(met)
 }
 
-// median is the middle value of vs, or the mean of the two middle ones.
+// median is the middle value of vs, or the mean of the two middle ones;
+// vs is never empty (a server with no run has no value, the caller says
+// why in its cell).
 func median(vs []float64) float64 {
 	s := slices.Sorted(slices.Values(vs))
 	n := len(s)

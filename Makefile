@@ -124,7 +124,8 @@ stress:
 # make bench-scale: the scale benchmark of bench/scale (bench/README.md,
 # "Scale"): idle connections, broadcast, a reconnect storm and active
 # connections, ours against gorilla, coder, gobwas and gws, each server a
-# process of its own. QUICK=1 runs the smoke version (under two minutes);
+# process of its own, three runs of each: about an hour. QUICK=1 runs the
+# smoke version, one run of each (under two minutes);
 # SCALE_ARGS passes more flags (go run ./scale -h).
 .PHONY: bench-scale
 bench-scale:

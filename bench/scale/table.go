@@ -35,41 +35,9 @@ type row struct {
 func printTable(w io.Writer, o options, points []point, runs map[string]map[string][]*run) {
 	var rows []row
 	var notes []string
-	byKey := map[string]point{}
 	for _, p := range points {
-		byKey[p.key] = p
-	}
-	for _, p := range points {
-		// mkFrom makes the row of figure f over the runs in byServer.
-		mkFrom := func(byServer map[string][]*run, label string, tgt target, f func(x *result) float64) row {
-			rw := row{label: label, vals: map[string]float64{}, runs: map[string][]float64{}, cells: map[string]string{}, errs: map[string]int{}, tgt: tgt}
-			for _, s := range o.servers {
-				cell, vs := "", []float64(nil)
-				for _, r := range byServer[s] {
-					rw.errs[s] += r.errors()
-					switch {
-					case r.Failure != "":
-						cell = "FAIL"
-					case r.Res.NA != "":
-						cell = cmp.Or(cell, "n/a")
-					default:
-						if v := f(&r.Res); v >= 0 && !math.IsNaN(v) {
-							vs = append(vs, v)
-						} else {
-							cell = cmp.Or(cell, "-")
-						}
-					}
-				}
-				if cell != "" {
-					rw.cells[s] = cell
-				} else {
-					rw.vals[s], rw.runs[s] = median(vs), vs
-				}
-			}
-			return rw
-		}
 		mk := func(label string, tgt target, f func(x *result) float64) row {
-			return mkFrom(runs[p.key], label, tgt, f)
+			return makeRow(o.servers, runs[p.key], label, tgt, f)
 		}
 		size := p.sizeLabel()
 		ratio1 := target{text: "≤1.0× best", ratioMax: 1}
@@ -108,7 +76,7 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 				func(x *result) float64 { return x.P99ms })
 			// The change of the medians: each run's own change would
 			// pair runs that have nothing to do with each other.
-			base := mkFrom(normal, "", target{}, func(x *result) float64 { return x.P99ms })
+			base := makeRow(o.servers, normal, "", target{}, func(x *result) float64 { return x.P99ms })
 			for s, v := range rw.vals {
 				b, ok := base.vals[s]
 				if !ok || b <= 0 {
@@ -184,6 +152,36 @@ func printTable(w io.Writer, o options, points []point, runs map[string]map[stri
 	for _, n := range notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+}
+
+// makeRow makes the row of figure f for servers, over their runs in
+// byServer: each server's value is the median of its runs.
+func makeRow(servers []string, byServer map[string][]*run, label string, tgt target, f func(x *result) float64) row {
+	rw := row{label: label, vals: map[string]float64{}, runs: map[string][]float64{}, cells: map[string]string{}, errs: map[string]int{}, tgt: tgt}
+	for _, s := range servers {
+		cell, vs := "", []float64(nil)
+		for _, r := range byServer[s] {
+			rw.errs[s] += r.errors()
+			switch {
+			case r.Failure != "":
+				cell = "FAIL"
+			case r.Res.NA != "":
+				cell = cmp.Or(cell, "n/a")
+			default:
+				if v := f(&r.Res); v >= 0 && !math.IsNaN(v) {
+					vs = append(vs, v)
+				} else {
+					cell = cmp.Or(cell, "-")
+				}
+			}
+		}
+		if cell != "" {
+			rw.cells[s] = cell
+		} else {
+			rw.vals[s], rw.runs[s] = median(vs), vs
+		}
+	}
+	return rw
 }
 
 // judge returns the ratio cell and whether ours meets the target.
